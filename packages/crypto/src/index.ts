@@ -1,0 +1,2 @@
+export * from './sodium.js'
+export * from './encoding.js'
