@@ -1,1 +1,22 @@
-export default function setup(): void {}
+/**
+ * Migrates one database template per test run (PGlite by default, PostgreSQL when
+ * DATABASE_URL is set); each test file copies it (see services/api/tests/helpers).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { TestProject } from 'vitest/node'
+import { createTemplate } from '@vs/api/testing'
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vs-test-'))
+  const { template, teardown } = await createTemplate(
+    process.env.DATABASE_URL || undefined,
+    path.join(dir, 'template.tar'),
+  )
+  project.provide('dbTemplate', template)
+  return async () => {
+    await teardown()
+    await rm(dir, { recursive: true, force: true })
+  }
+}

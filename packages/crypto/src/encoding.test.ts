@@ -9,8 +9,7 @@ describe('canonical encoding', () => {
         fc.array(fc.uint8Array({ maxLength: 20 }), { maxLength: 5 }),
         fc.array(fc.uint8Array({ maxLength: 20 }), { maxLength: 5 }),
         (a, b) => {
-          const same =
-            a.length === b.length && a.every((x, i) => Buffer.compare(x, b[i]!) === 0)
+          const same = a.length === b.length && a.every((x, i) => Buffer.compare(x, b[i]!) === 0)
           const ea = encode('ctx/v1', ...a)
           const eb = encode('ctx/v1', ...b)
           expect(Buffer.compare(ea, eb) === 0).toBe(same)
@@ -31,9 +30,11 @@ describe('canonical encoding', () => {
   })
 
   it('round-trips base64url and refuses other alphabets', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
-      expect(fromB64(toB64(b))).toEqual(b)
-    }))
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
+        expect(fromB64(toB64(b))).toEqual(b)
+      }),
+    )
     expect(() => fromB64('a+b/')).toThrow(TypeError)
   })
 })

@@ -1,0 +1,16 @@
+/**
+ * The explicit list of migrations, in order. Migration files are frozen in time: they
+ * never import application types, so an old migration keeps meaning what it meant.
+ */
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import * as m20261124T120000000Z from './20261124T120000000Z-audit-log.js'
+
+export const migrations: Record<string, Migration> = {
+  '20261124T120000000Z-audit-log': m20261124T120000000Z,
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations
+  },
+}

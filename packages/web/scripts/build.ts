@@ -1,0 +1,37 @@
+/**
+ * Builds the web client to static files in dist/ (served by the API at `/`).
+ * Usage: pnpm --filter @vs/web build [--watch]
+ */
+import { cp, mkdir, rm } from 'node:fs/promises'
+import path from 'node:path'
+import * as esbuild from 'esbuild'
+
+if (process.argv.includes('--help')) {
+  process.stdout.write('Builds packages/web to packages/web/dist. Options: --watch\n')
+  process.exit(0)
+}
+const root = path.resolve(import.meta.dirname, '..')
+const dist = path.join(root, 'dist')
+await rm(dist, { recursive: true, force: true })
+await mkdir(dist, { recursive: true })
+await cp(path.join(root, 'public'), dist, { recursive: true })
+const options: esbuild.BuildOptions = {
+  entryPoints: [path.join(root, 'src', 'main.ts')],
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  platform: 'browser',
+  outfile: path.join(dist, 'app.js'),
+  sourcemap: true,
+  minify: true,
+  logLevel: 'warning',
+  conditions: ['browser'],
+}
+if (process.argv.includes('--watch')) {
+  const c = await esbuild.context(options)
+  await c.watch()
+  process.stdout.write('watching packages/web…\n')
+} else {
+  await esbuild.build(options)
+  process.stdout.write(`web client built in ${path.relative(process.cwd(), dist) || dist}\n`)
+}

@@ -1,0 +1,132 @@
+/**
+ * Configuration: `readEnv()` is the only reader of `process.env`; `envToCfg()`
+ * validates and turns it into a typed config. Tests build a `ServerConfig` directly.
+ */
+import path from 'node:path'
+
+export interface ServerConfig {
+  host: string
+  port: number
+  /** PostgreSQL URL; when absent the embedded PGlite database in `dataDir` is used. */
+  databaseUrl: string | undefined
+  dataDir: string
+  /** Use an in-memory PGlite (tests). */
+  memoryDb: boolean
+  logLevel: string
+  /** Where the built web client lives; served at `/` when present. */
+  webDir: string
+  /** Maximum request body in bytes. */
+  bodyLimit: number
+  rateLimitMax: number
+  /** Directory with the server's long-lived keys (token signing, key log). */
+  keysDir: string
+  /** Public origin used as token issuer/audience. */
+  publicUrl: string
+  /** Graceful shutdown deadline in ms. */
+  shutdownTimeoutMs: number
+  /** Trust X-Forwarded-* from a reverse proxy. */
+  trustProxy: boolean
+}
+
+export interface ServerEnv {
+  HOST?: string
+  PORT?: string
+  DATABASE_URL?: string
+  DATA_DIR?: string
+  LOG_LEVEL?: string
+  WEB_DIR?: string
+  BODY_LIMIT?: string
+  RATE_LIMIT_MAX?: string
+  KEYS_DIR?: string
+  PUBLIC_URL?: string
+  TRUST_PROXY?: string
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
+  const pick = (k: keyof ServerEnv) => (env[k] === '' ? undefined : env[k])
+  return {
+    HOST: pick('HOST'),
+    PORT: pick('PORT'),
+    DATABASE_URL: pick('DATABASE_URL'),
+    DATA_DIR: pick('DATA_DIR'),
+    LOG_LEVEL: pick('LOG_LEVEL'),
+    WEB_DIR: pick('WEB_DIR'),
+    BODY_LIMIT: pick('BODY_LIMIT'),
+    RATE_LIMIT_MAX: pick('RATE_LIMIT_MAX'),
+    KEYS_DIR: pick('KEYS_DIR'),
+    PUBLIC_URL: pick('PUBLIC_URL'),
+    TRUST_PROXY: pick('TRUST_PROXY'),
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function int(name: string, value: string | undefined, dflt: number, min: number, max: number) {
+  if (value === undefined) return dflt
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`)
+  const n = Number(value)
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function bool(name: string, value: string | undefined): boolean {
+  if (value === undefined) return false
+  if (/^(1|true|yes)$/i.test(value)) return true
+  if (/^(0|false|no)$/i.test(value)) return false
+  throw new ConfigError(name, `must be true or false, got "${value}"`)
+}
+
+/** Repository root, two levels above services/api. */
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..')
+
+export function envToCfg(env: ServerEnv): ServerConfig {
+  const port = int('PORT', env.PORT, 8080, 0, 65535)
+  const host = env.HOST ?? '0.0.0.0'
+  if (env.DATABASE_URL !== undefined) {
+    let url: URL
+    try {
+      url = new URL(env.DATABASE_URL)
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid URL')
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://')
+    }
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  const publicUrl = env.PUBLIC_URL ?? `http://localhost:${port}`
+  try {
+    new URL(publicUrl)
+  } catch {
+    throw new ConfigError('PUBLIC_URL', 'is not a valid URL')
+  }
+  const dataDir = path.resolve(env.DATA_DIR ?? path.join(repoRoot, 'data'))
+  return {
+    host,
+    port,
+    databaseUrl: env.DATABASE_URL,
+    dataDir,
+    memoryDb: false,
+    logLevel,
+    webDir: path.resolve(env.WEB_DIR ?? path.join(repoRoot, 'packages', 'web', 'dist')),
+    bodyLimit: int('BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    rateLimitMax: int('RATE_LIMIT_MAX', env.RATE_LIMIT_MAX, 600, 1, 1_000_000),
+    keysDir: path.resolve(env.KEYS_DIR ?? path.join(dataDir, 'keys')),
+    publicUrl: publicUrl.replace(/\/$/, ''),
+    shutdownTimeoutMs: 10_000,
+    trustProxy: bool('TRUST_PROXY', env.TRUST_PROXY),
+  }
+}

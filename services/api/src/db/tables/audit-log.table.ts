@@ -1,0 +1,23 @@
+import type { Generated, Insertable, Selectable } from 'kysely'
+
+/**
+ * NEN 7513 audit record: event, time, which (pseudonymous) room/case, which user and
+ * device, on whose behalf. `hash` chains each record to the one before it.
+ */
+export interface AuditLogTable {
+  seq: Generated<number>
+  at: Date
+  event: string
+  actor_user_id: string | null
+  actor_device_id: string | null
+  on_behalf_of: string | null
+  subject_kind: string | null
+  subject_id: string | null
+  outcome: string
+  details: string | null
+  prev_hash: Uint8Array
+  hash: Uint8Array
+}
+
+export type AuditRecord = Selectable<AuditLogTable>
+export type NewAuditRecord = Insertable<AuditLogTable>

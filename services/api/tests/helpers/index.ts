@@ -1,0 +1,3 @@
+export * from './test-db.js'
+export * from './test-app.js'
+export * from './process.js'

@@ -1,0 +1,48 @@
+import { inject } from 'vitest'
+import type { ServerConfig } from '../../src/config.js'
+import { envToCfg } from '../../src/config.js'
+import { AppContext } from '../../src/context.js'
+import { createApp, type App } from '../../src/app.js'
+import { createLogger } from '../../src/logger.js'
+import { createTestDb, type TestDb, type TestDbTemplate } from './test-db.js'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    dbTemplate: TestDbTemplate
+  }
+}
+
+export interface TestApp {
+  app: App
+  ctx: AppContext
+  testDb: TestDb
+  close(): Promise<void>
+}
+
+export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    ...envToCfg({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
+    memoryDb: true,
+    ...overrides,
+  }
+}
+
+/** An in-process app on this test file's own database (use `app.inject()`). */
+export async function createTestApp(overrides: Partial<ServerConfig> = {}): Promise<TestApp> {
+  const testDb = await createTestDb(inject('dbTemplate'))
+  const cfg = testConfig(overrides)
+  const ctx = await AppContext.fromConfig(cfg, {
+    db: testDb.db,
+    logger: createLogger(cfg.logLevel),
+  })
+  const app = await createApp(ctx)
+  return {
+    app,
+    ctx,
+    testDb,
+    async close() {
+      await app.close()
+      await testDb.close()
+    },
+  }
+}
