@@ -1,2 +1,3 @@
 export * from './sodium.js'
 export * from './encoding.js'
+export * from './identity/index.js'

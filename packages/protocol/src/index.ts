@@ -1,1 +1,3 @@
 export * from './close-codes.js'
+export * from './common.js'
+export * from './identity.js'

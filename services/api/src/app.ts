@@ -20,6 +20,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppContext } from './context.js'
 import { errors, fromError } from './errors.js'
 import { healthRoutes } from './routes/health.js'
+import { authRoutes } from './routes/auth.js'
+import { keyRoutes } from './routes/keys.js'
+import { adminRoutes } from './routes/admin.js'
 import { CloseCode } from '@vs/protocol'
 
 export type App = FastifyInstance<
@@ -111,6 +114,9 @@ export async function createApp(ctx: AppContext): Promise<App> {
   })
 
   await app.register(healthRoutes(ctx))
+  await app.register(authRoutes(ctx))
+  await app.register(keyRoutes(ctx))
+  await app.register(adminRoutes(ctx))
 
   if (existsSync(ctx.cfg.webDir)) {
     await app.register(fastifyStatic, { root: ctx.cfg.webDir, prefix: '/', index: 'index.html' })

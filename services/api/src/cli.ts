@@ -8,6 +8,16 @@ import { Db } from './db/index.js'
 import { migrateToLatestOrThrow, migrationStatus } from './db/migrate.js'
 import { verifyAuditChain } from './audit.js'
 import { progressBar } from './progress.js'
+import { AppContext } from './context.js'
+import { bootstrapInvitation } from './identity/bootstrap.js'
+import { ORG_KINDS, ROLES, type OrgKind, type Role } from '@vs/protocol'
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
 
 async function withDb<T>(cfg: ServerConfig, fn: (db: Db) => Promise<T>): Promise<T> {
   await cryptoReady()
@@ -56,6 +66,56 @@ export function buildCli(
             `${m.executedAt ? 'applied ' : 'pending '} ${m.name}${m.executedAt ? `  (${m.executedAt.toISOString()})` : ''}\n`,
           )
         }
+      })
+    })
+
+  const admin = program.command('admin').description('regions, organisations and coordinators')
+  admin
+    .command('create')
+    .description(
+      'create a region and organisation if needed, and invite a coordinator (prints the invitation code once)',
+    )
+    .requiredOption('--region <name>', 'region, e.g. Twente')
+    .requiredOption('--organisation <name>', 'organisation, e.g. "Veilig Thuis Twente"')
+    .option('--kind <kind>', `organisation kind: ${ORG_KINDS.join(', ')}`, 'anders')
+    .requiredOption('--name <name>', 'full name of the coordinator')
+    .requiredOption('--email <email>', 'e-mail address of the coordinator')
+    .option('--discipline <discipline>', 'discipline shown to others', 'coördinator')
+    .option('--role <role>', 'professional, advisor or coordinator', 'coordinator')
+    .option('--valid-hours <hours>', 'hours until the invitation expires', '72')
+    .action(async (opts: Record<string, string>) => {
+      if (!(ORG_KINDS as readonly string[]).includes(opts.kind!)) {
+        throw new UsageError(`--kind must be one of: ${ORG_KINDS.join(', ')}`)
+      }
+      if (!(ROLES as readonly string[]).includes(opts.role!)) {
+        throw new UsageError(`--role must be one of: ${ROLES.join(', ')}`)
+      }
+      const hours = Number(opts.validHours)
+      if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 14) {
+        throw new UsageError('--valid-hours must be a whole number from 1 to 336')
+      }
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(opts.email!))
+        throw new UsageError('--email is not an e-mail address')
+      const c = cfg()
+      await withDb(c, async (db) => {
+        await migrateToLatestOrThrow(db.db)
+        const ctx = await AppContext.fromConfig({ ...c, ephemeralKeys: true }, { db })
+        const inv = await bootstrapInvitation(ctx, {
+          region: opts.region!,
+          organisation: opts.organisation!,
+          kind: opts.kind as OrgKind,
+          name: opts.name!,
+          email: opts.email!,
+          discipline: opts.discipline!,
+          role: opts.role as Role,
+          validHours: hours,
+        })
+        out(
+          `Invitation for ${opts.name} (${opts.role}) at ${opts.organisation}, region ${opts.region}.\n`,
+        )
+        out(`Code (shown once): ${inv.code}\n`)
+        out(`Link: ${c.publicUrl}/#/uitnodiging/${inv.code}\n`)
+        out(`Expires: ${inv.expiresAt.toISOString()}\n`)
       })
     })
 

@@ -26,6 +26,12 @@ export interface ServerConfig {
   shutdownTimeoutMs: number
   /** Trust X-Forwarded-* from a reverse proxy. */
   trustProxy: boolean
+  /** Keep server keys in memory only (tests); otherwise loaded from `keysDir`. */
+  ephemeralKeys: boolean
+  /** Argon2id cost for password hashes; 'min' only in tests. */
+  passwordHashCost: 'interactive' | 'moderate' | 'min'
+  /** Sign-in: failures per account (or address) before a 15-minute lock. */
+  signInMaxFailures: number
 }
 
 export interface ServerEnv {
@@ -128,5 +134,8 @@ export function envToCfg(env: ServerEnv): ServerConfig {
     publicUrl: publicUrl.replace(/\/$/, ''),
     shutdownTimeoutMs: 10_000,
     trustProxy: bool('TRUST_PROXY', env.TRUST_PROXY),
+    ephemeralKeys: false,
+    passwordHashCost: 'interactive',
+    signInMaxFailures: 5,
   }
 }

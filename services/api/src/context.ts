@@ -1,13 +1,37 @@
-import { cryptoReady } from '@vs/crypto'
+import { cryptoReady, sodium } from '@vs/crypto'
 import type { ServerConfig } from './config.js'
 import { Db } from './db/index.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
+import { ephemeralKeys, loadOrCreateKeys, type ServerKeys } from './keys.js'
+import { TokenService } from './auth/tokens.js'
 
 export interface ContextOverrides {
   db?: Db
   logger?: Logger
   now?: () => Date
+  keys?: ServerKeys
+}
+
+export interface PwhashLimits {
+  opsLimit: number
+  memLimit: number
+}
+
+function pwhashLimits(cost: ServerConfig['passwordHashCost']): PwhashLimits {
+  const s = sodium()
+  if (cost === 'min')
+    return { opsLimit: s.crypto_pwhash_OPSLIMIT_MIN, memLimit: s.crypto_pwhash_MEMLIMIT_MIN }
+  if (cost === 'moderate') {
+    return {
+      opsLimit: s.crypto_pwhash_OPSLIMIT_MODERATE,
+      memLimit: s.crypto_pwhash_MEMLIMIT_MODERATE,
+    }
+  }
+  return {
+    opsLimit: s.crypto_pwhash_OPSLIMIT_INTERACTIVE,
+    memLimit: s.crypto_pwhash_MEMLIMIT_INTERACTIVE,
+  }
 }
 
 /** Everything a request handler needs; a plain class, no DI container. */
@@ -18,6 +42,9 @@ export class AppContext {
     readonly logger: Logger,
     readonly metrics: Metrics,
     readonly now: () => Date,
+    readonly keys: ServerKeys,
+    readonly tokens: TokenService,
+    readonly pwhash: PwhashLimits,
   ) {}
 
   static async fromConfig(
@@ -26,6 +53,10 @@ export class AppContext {
   ): Promise<AppContext> {
     await cryptoReady()
     const logger = overrides.logger ?? createLogger(cfg.logLevel)
+    const now = overrides.now ?? (() => new Date())
+    const keys =
+      overrides.keys ?? (cfg.ephemeralKeys ? ephemeralKeys() : loadOrCreateKeys(cfg.keysDir))
+    const tokens = await TokenService.create(keys.tokenKeys, cfg.publicUrl, now)
     const db =
       overrides.db ??
       (await Db.open({
@@ -33,7 +64,16 @@ export class AppContext {
         dataDir: cfg.memoryDb ? undefined : cfg.dataDir,
       }))
     const metrics = new Metrics(() => db.poolStats())
-    return new AppContext(cfg, db, logger, metrics, overrides.now ?? (() => new Date()))
+    return new AppContext(
+      cfg,
+      db,
+      logger,
+      metrics,
+      now,
+      keys,
+      tokens,
+      pwhashLimits(cfg.passwordHashCost),
+    )
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,13 @@ import type { Database } from './schema.js'
 
 export type DbKind = 'pglite' | 'postgres'
 
+// int8 columns hold counters and millisecond times, all far below 2^53: read them as
+// numbers on both engines so the same code runs on each.
+pg.types.setTypeParser(20, (v: string) => Number(v))
+
+/** PGlite options shared by every place that opens an embedded database. */
+export const pgliteOptions = { parsers: { 20: (v: string) => Number(v) } }
+
 export interface DbOptions {
   databaseUrl?: string | undefined
   /** PGlite data folder; ignored with a URL. `undefined` with no URL means in-memory. */
@@ -47,7 +54,9 @@ export class Db {
     let pglite = opts.pglite
     if (!pglite) {
       if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
-      pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create()
+      pglite = opts.dataDir
+        ? await PGlite.create(opts.dataDir, pgliteOptions)
+        : await PGlite.create(pgliteOptions)
     }
     const instance = pglite
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: instance }) })

@@ -18,6 +18,7 @@ export const errorResponses = {
   403: ErrorBodySchema,
   404: ErrorBodySchema,
   409: ErrorBodySchema,
+  410: ErrorBodySchema,
   413: ErrorBodySchema,
   429: ErrorBodySchema,
 }

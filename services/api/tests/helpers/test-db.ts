@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { cryptoReady } from '@vs/crypto'
-import { Db } from '../../src/db/index.js'
+import { Db, pgliteOptions } from '../../src/db/index.js'
 import { migrateToLatestOrThrow } from '../../src/db/migrate.js'
 
 export interface TestDbTemplate {
@@ -63,7 +63,7 @@ export async function createTemplate(
       teardown: () => adminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
     }
   }
-  const pglite = await PGlite.create()
+  const pglite = await PGlite.create(pgliteOptions)
   const db = await Db.open({ pglite })
   await migrateToLatestOrThrow(db.db)
   const blob = await pglite.dumpDataDir('none')
@@ -92,7 +92,7 @@ export async function createTestDb(template: TestDbTemplate): Promise<TestDb> {
     }
   }
   const data = await readFile(template.ref)
-  const pglite = await PGlite.create({ loadDataDir: new Blob([data]) })
+  const pglite = await PGlite.create({ ...pgliteOptions, loadDataDir: new Blob([data]) })
   const db = await Db.open({ pglite })
   return { db, databaseUrl: undefined, close: () => db.close() }
 }

@@ -1,0 +1,72 @@
+/**
+ * Authentication as an encapsulated context: routes registered inside `authenticated()`
+ * get an `onRequest` hook that verifies the access token before anything else runs
+ * (including the WebSocket upgrade). There is no URL allowlist: a route is protected by
+ * where it is registered.
+ *
+ * Tokens come in the `Authorization: Bearer` header or, for WebSockets (browsers cannot
+ * set headers there), as the subprotocol `vs.auth.<token>` next to `vs.v1` — never in
+ * the URL, where proxies and logs would keep it.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { AppContext } from '../context.js'
+import { createError, errors } from '../errors.js'
+import { TokenError } from './tokens.js'
+import { loadPrincipal, type Principal } from '../identity/principal.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+}
+
+export const WS_PROTOCOL = 'vs.v1'
+export const WS_AUTH_PREFIX = 'vs.auth.'
+
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization
+  if (h?.startsWith('Bearer ')) return h.slice(7).trim()
+  const proto = req.headers['sec-websocket-protocol']
+  if (typeof proto === 'string') {
+    for (const p of proto.split(',')) {
+      const v = p.trim()
+      if (v.startsWith(WS_AUTH_PREFIX)) return v.slice(WS_AUTH_PREFIX.length)
+    }
+  }
+  return undefined
+}
+
+/** Resolves the principal of a request; throws 401 with a stable code. */
+export async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<Principal> {
+  const token = bearerToken(req)
+  if (!token) throw errors.unauthorized()
+  let claims
+  try {
+    claims = await ctx.tokens.verify(token)
+  } catch (err) {
+    if (err instanceof TokenError && err.reason === 'expired') {
+      throw createError('VS_TOKEN_EXPIRED', 'Sessie verlopen / Session expired', 401)
+    }
+    throw errors.unauthorized()
+  }
+  const principal = await loadPrincipal(ctx.db.db, claims.userId, claims.sessionId)
+  if (!principal) throw errors.unauthorized('Sessie beëindigd / Session ended')
+  return principal
+}
+
+/** Registers `routes` behind authentication. */
+export function authenticated(ctx: AppContext, routes: FastifyPluginAsync): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    app.decorateRequest('principal', null)
+    app.addHook('onRequest', async (req) => {
+      req.principal = await authenticate(ctx, req)
+    })
+    await app.register(routes)
+  }
+}
+
+/** The principal of a request inside `authenticated()`. */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw errors.unauthorized()
+  return req.principal
+}

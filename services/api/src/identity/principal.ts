@@ -1,0 +1,39 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/schema.js'
+
+export type Role = 'professional' | 'advisor' | 'coordinator'
+
+/** Who is making a request, resolved from a live session. */
+export interface Principal {
+  userId: string
+  sessionId: string
+  role: Role
+  organisationId: string
+  regionId: string
+  name: string
+}
+
+/** Loads the principal for a session; undefined if the session or user is gone or revoked. */
+export async function loadPrincipal(
+  db: Kysely<Database>,
+  userId: string,
+  sessionId: string,
+): Promise<Principal | undefined> {
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select([
+      'users.id as userId',
+      'sessions.id as sessionId',
+      'users.role',
+      'users.organisation_id as organisationId',
+      'users.region_id as regionId',
+      'users.name',
+    ])
+    .where('sessions.id', '=', sessionId)
+    .where('sessions.user_id', '=', userId)
+    .where('sessions.revoked_at', 'is', null)
+    .where('users.disabled_at', 'is', null)
+    .executeTakeFirst()
+  return row
+}
