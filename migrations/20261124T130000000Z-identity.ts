@@ -114,6 +114,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('device_id', 'text', (c) => c.notNull())
     .addColumn('sign_pk', 'bytea', (c) => c.notNull())
     .addColumn('box_pk', 'bytea', (c) => c.notNull())
+    .addColumn('mac', 'bytea', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('approved_at', 'timestamptz')

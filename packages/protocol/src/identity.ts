@@ -202,12 +202,19 @@ export const KeyLogPage = Type.Object({
 })
 export type KeyLogPage = Static<typeof KeyLogPage>
 
-export const DeviceLinkRequest = Type.Object({ signPk: Key32, boxPk: Key32, deviceId: Id })
+/**
+ * A new device asks to be linked. `mac` binds its keys to a secret code shown only on
+ * its own screen (keyed BLAKE2b over the keys); the approving device recomputes it from
+ * the code the user types, so a server that swaps in its own keys is caught.
+ */
+export const DeviceLinkRequest = Type.Object({ signPk: Key32, boxPk: Key32, deviceId: Id, mac: Key32 })
+export type DeviceLinkRequest = Static<typeof DeviceLinkRequest>
 export const DeviceLinkPending = Type.Object({
   linkId: Id,
   deviceId: Id,
   signPk: Key32,
   boxPk: Key32,
+  mac: Key32,
   createdAt: IsoDate,
 })
 export type DeviceLinkPending = Static<typeof DeviceLinkPending>

@@ -378,7 +378,7 @@ export async function userKeys(
 export async function createDeviceLink(
   ctx: AppContext,
   userId: string,
-  req: { deviceId: string; signPk: string; boxPk: string },
+  req: { deviceId: string; signPk: string; boxPk: string; mac: string },
 ): Promise<{ linkId: string }> {
   const linkId = randomId()
   await ctx.db.db
@@ -389,6 +389,7 @@ export async function createDeviceLink(
       device_id: req.deviceId,
       sign_pk: fromB64(req.signPk),
       box_pk: fromB64(req.boxPk),
+      mac: fromB64(req.mac),
       expires_at: new Date(ctx.now().getTime() + LINK_TTL_MS),
     })
     .execute()
@@ -412,6 +413,7 @@ export async function pendingDeviceLinks(
     deviceId: r.device_id,
     signPk: toB64(new Uint8Array(r.sign_pk)),
     boxPk: toB64(new Uint8Array(r.box_pk)),
+    mac: toB64(new Uint8Array(r.mac)),
     createdAt: r.created_at.toISOString(),
   }))
 }

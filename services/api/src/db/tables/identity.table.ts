@@ -96,6 +96,7 @@ export interface DeviceLinkTable {
   device_id: string
   sign_pk: Uint8Array
   box_pk: Uint8Array
+  mac: Uint8Array
   created_at: CreatedAt
   expires_at: Date
   approved_at: Date | null
