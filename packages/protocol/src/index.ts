@@ -1,3 +1,5 @@
 export * from './close-codes.js'
 export * from './common.js'
 export * from './identity.js'
+export * from './realtime.js'
+export * from './rooms.js'

@@ -23,7 +23,9 @@ import { healthRoutes } from './routes/health.js'
 import { authRoutes } from './routes/auth.js'
 import { keyRoutes } from './routes/keys.js'
 import { adminRoutes } from './routes/admin.js'
-import { CloseCode } from '@vs/protocol'
+import { roomRoutes } from './routes/rooms.js'
+import { Realtime } from './realtime/realtime.js'
+import { CloseCode, WS_SUBPROTOCOL } from '@vs/protocol'
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -32,6 +34,12 @@ export type App = FastifyInstance<
   FastifyBaseLogger,
   TypeBoxTypeProvider
 >
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    realtime: Realtime
+  }
+}
 
 export async function createApp(ctx: AppContext): Promise<App> {
   const app = Fastify({
@@ -103,7 +111,11 @@ export async function createApp(ctx: AppContext): Promise<App> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   await app.register(websocket, {
-    options: { maxPayload: 256 * 1024 },
+    options: {
+      maxPayload: 256 * 1024,
+      // Answer with our protocol; the token rides along as a second subprotocol.
+      handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+    },
     preClose(done) {
       // Tell every client we are going away so its SDK reconnects elsewhere.
       for (const client of this.websocketServer.clients) {
@@ -113,10 +125,16 @@ export async function createApp(ctx: AppContext): Promise<App> {
     },
   })
 
+  const realtime = new Realtime(ctx)
+  await realtime.start()
+  app.decorate('realtime', realtime)
+  app.addHook('onClose', async () => realtime.stop())
+
   await app.register(healthRoutes(ctx))
-  await app.register(authRoutes(ctx))
+  await app.register(authRoutes(ctx, realtime))
   await app.register(keyRoutes(ctx))
   await app.register(adminRoutes(ctx))
+  await app.register(roomRoutes(ctx, realtime))
 
   if (existsSync(ctx.cfg.webDir)) {
     await app.register(fastifyStatic, { root: ctx.cfg.webDir, prefix: '/', index: 'index.html' })

@@ -17,11 +17,12 @@ import { loadPrincipal, type Principal } from '../identity/principal.js'
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
+    /** Access token expiry (ms), for WebSockets that outlive a request. */
+    tokenExpiresAt: number
   }
 }
 
-export const WS_PROTOCOL = 'vs.v1'
-export const WS_AUTH_PREFIX = 'vs.auth.'
+import { WS_AUTH_PREFIX } from '@vs/protocol'
 
 export function bearerToken(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization
@@ -51,6 +52,7 @@ export async function authenticate(ctx: AppContext, req: FastifyRequest): Promis
   }
   const principal = await loadPrincipal(ctx.db.db, claims.userId, claims.sessionId)
   if (!principal) throw errors.unauthorized('Sessie beëindigd / Session ended')
+  req.tokenExpiresAt = claims.expiresAt
   return principal
 }
 
@@ -58,6 +60,7 @@ export async function authenticate(ctx: AppContext, req: FastifyRequest): Promis
 export function authenticated(ctx: AppContext, routes: FastifyPluginAsync): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     app.decorateRequest('principal', null)
+    app.decorateRequest('tokenExpiresAt', 0)
     app.addHook('onRequest', async (req) => {
       req.principal = await authenticate(ctx, req)
     })

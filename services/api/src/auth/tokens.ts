@@ -24,6 +24,11 @@ export interface AccessClaims {
   sessionId: string
 }
 
+export interface VerifiedClaims extends AccessClaims {
+  /** Expiry, ms since the epoch. */
+  expiresAt: number
+}
+
 export class TokenError extends Error {
   constructor(readonly reason: 'expired' | 'invalid') {
     super(reason === 'expired' ? 'token expired' : 'token invalid')
@@ -70,7 +75,7 @@ export class TokenService {
       .sign(this.signer.key)
   }
 
-  async verify(token: string): Promise<AccessClaims> {
+  async verify(token: string): Promise<VerifiedClaims> {
     try {
       const { payload, protectedHeader } = await jwtVerify(
         token,
@@ -93,7 +98,7 @@ export class TokenService {
       if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
         throw new TokenError('invalid')
       }
-      return { userId: payload.sub, sessionId: payload.sid }
+      return { userId: payload.sub, sessionId: payload.sid, expiresAt: (payload.exp ?? 0) * 1000 }
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new TokenError('expired')
       throw new TokenError('invalid')

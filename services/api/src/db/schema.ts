@@ -15,6 +15,17 @@ import type {
   SignInAttemptTable,
   UserTable,
 } from './tables/identity.table.js'
+import type {
+  DeskKeyVersionTable,
+  RoomCommitTable,
+  RoomEventTable,
+  RoomFileChunkTable,
+  RoomFileTable,
+  RoomMemberTable,
+  RoomReadTable,
+  RoomTable,
+  RoomWelcomeTable,
+} from './tables/room.table.js'
 
 export interface Database {
   audit_log: AuditLogTable
@@ -31,4 +42,13 @@ export interface Database {
   desks: DeskTable
   desk_members: DeskMemberTable
   desk_key_grants: DeskKeyGrantTable
+  desk_key_versions: DeskKeyVersionTable
+  rooms: RoomTable
+  room_members: RoomMemberTable
+  room_commits: RoomCommitTable
+  room_events: RoomEventTable
+  room_welcomes: RoomWelcomeTable
+  room_reads: RoomReadTable
+  room_files: RoomFileTable
+  room_file_chunks: RoomFileChunkTable
 }

@@ -546,6 +546,10 @@ export async function publishDeskKey(
       })
       .where('id', '=', deskId)
       .execute()
+    await trx
+      .insertInto('desk_key_versions')
+      .values({ desk_id: deskId, version: cert.version, sign_pk: cert.signPk, box_pk: cert.boxPk })
+      .execute()
     for (const g of grants) {
       await trx
         .insertInto('desk_key_grants')

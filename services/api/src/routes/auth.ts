@@ -16,6 +16,7 @@ import {
   Id,
 } from '@vs/protocol'
 import type { AppContext } from '../context.js'
+import type { Realtime } from '../realtime/realtime.js'
 import { authenticated, principalOf } from '../auth/plugin.js'
 import {
   acceptInvitation,
@@ -33,7 +34,7 @@ import { errors } from '../errors.js'
 const InvitationCode = Type.Object({ code: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) })
 
 /** Sign-in, invitations, sessions. Brute-force limits on the credential routes. */
-export function authRoutes(ctx: AppContext): FastifyPluginAsync {
+export function authRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
   return async (root) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>()
     const credentialLimit = { rateLimit: { max: 20, timeWindow: '1 minute' } }
@@ -113,6 +114,7 @@ export function authRoutes(ctx: AppContext): FastifyPluginAsync {
           async (req) => {
             const p = principalOf(req)
             await revokeSessions(ctx, p.userId, { sessionId: p.sessionId }, 'sign-out')
+          rt.disconnect({ userId: p.userId, sessionId: p.sessionId })
             return { ok: true as const }
           },
         )
@@ -120,7 +122,9 @@ export function authRoutes(ctx: AppContext): FastifyPluginAsync {
           '/api/v1/auth/sign-out-everywhere',
           { schema: { tags: ['identity'], response: { 200: Ok, ...errorResponses } } },
           async (req) => {
-            await revokeSessions(ctx, principalOf(req).userId, 'all', 'sign-out-everywhere')
+            const userId = principalOf(req).userId
+            await revokeSessions(ctx, userId, 'all', 'sign-out-everywhere')
+            rt.disconnect({ userId })
             return { ok: true as const }
           },
         )

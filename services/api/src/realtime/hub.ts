@@ -1,0 +1,149 @@
+/**
+ * In-process fan-out. Each connection keeps a cursor per room and only ever delivers the
+ * next sequence number; anything else (a gap after a missed notification, a replay after
+ * reconnect) is filled from the database in order. So a client sees every event exactly
+ * once and in order, however events reach this process.
+ */
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/schema.js'
+import type { Logger } from '../logger.js'
+import { eventFrame, fetchEvents, type StoredEvent } from '../rooms/events.js'
+
+/** What the hub needs from a connection. */
+export interface Subscriber {
+  readonly id: number
+  /** Sends a serialized frame; returns false if the connection is gone or cut off. */
+  sendRaw(frame: string): boolean
+  /** Called when a commit changed the room; the subscriber re-checks its access. */
+  onMembershipChange(roomId: string): void
+}
+
+interface Sub {
+  subscriber: Subscriber
+  cursor: number
+  filling: boolean
+}
+
+interface RoomSubs {
+  subs: Map<number, Sub>
+  latest: number
+}
+
+const FILL_PAGE = 500
+
+export class Hub {
+  private rooms = new Map<string, RoomSubs>()
+  private remoteFetches = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly logger: Logger,
+  ) {}
+
+  subscribe(subscriber: Subscriber, roomId: string, cursor: number, roomHead: number): void {
+    let r = this.rooms.get(roomId)
+    if (!r) this.rooms.set(roomId, (r = { subs: new Map(), latest: roomHead }))
+    r.latest = Math.max(r.latest, roomHead)
+    const sub: Sub = { subscriber, cursor, filling: false }
+    r.subs.set(subscriber.id, sub)
+    if (cursor < r.latest) void this.fill(roomId, sub)
+  }
+
+  unsubscribe(subscriber: Subscriber, roomId: string): void {
+    const r = this.rooms.get(roomId)
+    if (!r) return
+    r.subs.delete(subscriber.id)
+    if (r.subs.size === 0) this.rooms.delete(roomId)
+  }
+
+  unsubscribeAll(subscriber: Subscriber, roomIds: Iterable<string>): void {
+    for (const id of roomIds) this.unsubscribe(subscriber, id)
+  }
+
+  hasSubscribers(roomId: string): boolean {
+    return this.rooms.has(roomId)
+  }
+
+  /** Events committed by this process, in seq order per room. */
+  publish(events: readonly StoredEvent[]): void {
+    for (const e of events) {
+      const r = this.rooms.get(e.roomId)
+      if (!r) continue
+      r.latest = Math.max(r.latest, e.seq)
+      // Serialize once for every recipient.
+      const frame = JSON.stringify(eventFrame(e))
+      for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
+      if (e.kind === 'commit') for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+    }
+  }
+
+  /** Another process committed up to `seq` in `roomId`; fetch what we have not seen. */
+  remoteAdvance(roomId: string, seq: number): void {
+    const r = this.rooms.get(roomId)
+    if (!r || seq <= r.latest) return
+    if (this.remoteFetches.has(roomId)) {
+      // A fetch is running; it re-checks the target when it ends.
+      r.latest = Math.max(r.latest, seq)
+      return
+    }
+    const from = r.latest
+    r.latest = seq
+    const p = this.fetchAndPublish(roomId, from).finally(() => this.remoteFetches.delete(roomId))
+    this.remoteFetches.set(roomId, p)
+  }
+
+  private async fetchAndPublish(roomId: string, from: number): Promise<void> {
+    let cursor = from
+    for (;;) {
+      const r = this.rooms.get(roomId)
+      if (!r || cursor >= r.latest) return
+      const events = await fetchEvents(this.db, roomId, cursor, FILL_PAGE)
+      if (events.length === 0) return
+      for (const e of events) {
+        const frame = JSON.stringify(eventFrame(e))
+        const rs = this.rooms.get(roomId)
+        if (!rs) return
+        for (const sub of rs.subs.values()) this.offer(roomId, sub, e.seq, frame)
+        if (e.kind === 'commit') for (const sub of rs.subs.values()) sub.subscriber.onMembershipChange(roomId)
+      }
+      cursor = events[events.length - 1]!.seq
+    }
+  }
+
+  private offer(roomId: string, sub: Sub, seq: number, frame: string): void {
+    if (sub.filling || seq <= sub.cursor) return
+    if (seq === sub.cursor + 1) {
+      if (sub.subscriber.sendRaw(frame)) sub.cursor = seq
+      return
+    }
+    void this.fill(roomId, sub)
+  }
+
+  /** Delivers cursor+1 … latest from the database, in order, then resumes live delivery. */
+  private async fill(roomId: string, sub: Sub): Promise<void> {
+    if (sub.filling) return
+    sub.filling = true
+    try {
+      for (;;) {
+        const r = this.rooms.get(roomId)
+        if (!r || r.subs.get(sub.subscriber.id) !== sub || sub.cursor >= r.latest) break
+        const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE)
+        if (events.length === 0) break
+        for (const e of events) {
+          if (!sub.subscriber.sendRaw(JSON.stringify(eventFrame(e)))) return
+          sub.cursor = e.seq
+        }
+      }
+    } catch (err) {
+      this.logger.warn({ err, roomId }, 'fill failed')
+    } finally {
+      sub.filling = false
+    }
+  }
+
+  stats(): { rooms: number; subscriptions: number } {
+    let subscriptions = 0
+    for (const r of this.rooms.values()) subscriptions += r.subs.size
+    return { rooms: this.rooms.size, subscriptions }
+  }
+}

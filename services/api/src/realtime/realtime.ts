@@ -1,0 +1,279 @@
+/**
+ * Real time over `/ws`: subscriptions with replay from a cursor, batched durable sends,
+ * heartbeats, slow-consumer cut-off, and cross-process delivery through LISTEN/NOTIFY.
+ */
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { fromB64 } from '@vs/crypto'
+import { ClientFrame, CloseCode, WS_MAX_FRAME_BYTES, type ServerFrame } from '@vs/protocol'
+import type { AppContext } from '../context.js'
+import type { Principal } from '../identity/principal.js'
+import { appendAudit } from '../audit.js'
+import { loadPrincipal } from '../identity/principal.js'
+import { desksOf, roomAccess } from '../rooms/access.js'
+import type { StoredEvent } from '../rooms/events.js'
+import { RoomWriter } from '../rooms/writer.js'
+import { Hub, type Subscriber } from './hub.js'
+import { Notifier } from './notifier.js'
+
+const frameCheck = TypeCompiler.Compile(ClientFrame)
+
+export interface RealtimeLimits {
+  /** Bytes queued on a socket before it counts as a slow consumer and is cut off. */
+  maxBufferedBytes: number
+  /** Connections per user. */
+  maxConnectionsPerUser: number
+  /** Frames per second per connection (token bucket). */
+  framesPerSecond: number
+  heartbeatMs: number
+}
+
+export const defaultLimits: RealtimeLimits = {
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxConnectionsPerUser: 20,
+  framesPerSecond: 500,
+  heartbeatMs: 30_000,
+}
+
+let nextId = 1
+
+class Connection implements Subscriber {
+  readonly id = nextId++
+  readonly rooms = new Set<string>()
+  alive = true
+  private tokens: number
+  private lastRefill = Date.now()
+  private expiryTimer: NodeJS.Timeout | undefined
+  private desks: Promise<string[]>
+
+  constructor(
+    private readonly rt: Realtime,
+    readonly socket: WebSocket,
+    public principal: Principal,
+    tokenExpiresAt: number,
+  ) {
+    this.tokens = rt.limits.framesPerSecond
+    this.desks = desksOf(rt.ctx.db.db, principal.userId)
+    this.armExpiry(tokenExpiresAt)
+  }
+
+  private armExpiry(expiresAt: number): void {
+    clearTimeout(this.expiryTimer)
+    const ms = Math.max(0, expiresAt - Date.now())
+    this.expiryTimer = setTimeout(() => this.close(CloseCode.AuthExpired, 'token expired'), Math.min(ms, 2 ** 31 - 1))
+    this.expiryTimer.unref()
+  }
+
+  sendRaw(frame: string): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false
+    if (this.socket.bufferedAmount > this.rt.limits.maxBufferedBytes) {
+      // Cut off rather than grow server memory; the client resyncs from its cursor.
+      this.close(CloseCode.SlowConsumer, 'slow consumer')
+      return false
+    }
+    this.socket.send(frame)
+    return true
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendRaw(JSON.stringify(frame))
+  }
+
+  onMembershipChange(roomId: string): void {
+    roomAccess(this.rt.ctx.db.db, this.principal, roomId).catch(() => {
+      this.rt.hub.unsubscribe(this, roomId)
+      this.rooms.delete(roomId)
+      this.send({ t: 'removed', room: roomId })
+    })
+  }
+
+  close(code: CloseCode, reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.socket.close(code, reason)
+    }
+  }
+
+  cleanup(): void {
+    clearTimeout(this.expiryTimer)
+    this.rt.hub.unsubscribeAll(this, this.rooms)
+    this.rooms.clear()
+  }
+
+  private takeToken(): boolean {
+    const now = Date.now()
+    this.tokens = Math.min(
+      this.rt.limits.framesPerSecond,
+      this.tokens + ((now - this.lastRefill) / 1000) * this.rt.limits.framesPerSecond,
+    )
+    this.lastRefill = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    if (!this.takeToken()) return this.close(CloseCode.RateLimited, 'too many frames')
+    if (isBinary || data.length > WS_MAX_FRAME_BYTES) return this.close(CloseCode.BadFrame, 'bad frame')
+    let frame: unknown
+    try {
+      frame = JSON.parse(data.toString('utf8'))
+    } catch {
+      return this.send({ t: 'err', code: 'VS_BAD_FRAME', message: 'Geen geldige JSON / Not valid JSON' })
+    }
+    if (!frameCheck.Check(frame)) {
+      const id = typeof (frame as { id?: unknown })?.id === 'string' ? (frame as { id: string }).id : undefined
+      return this.send({ t: 'err', ...(id ? { id } : {}), code: 'VS_BAD_FRAME', message: 'Onbekend of ongeldig bericht / Unknown or invalid frame' })
+    }
+    const f = frame as ClientFrame
+    switch (f.t) {
+      case 'ping':
+        return this.send({ t: 'pong' })
+      case 'auth':
+        return this.reauth(f.token)
+      case 'sub':
+        return this.subscribe(f.rooms)
+      case 'unsub':
+        for (const r of f.rooms) {
+          this.rt.hub.unsubscribe(this, r)
+          this.rooms.delete(r)
+        }
+        return
+      case 'send':
+        return this.sendEvent(f)
+    }
+  }
+
+  private async reauth(token: string): Promise<void> {
+    try {
+      const claims = await this.rt.ctx.tokens.verify(token)
+      if (claims.userId !== this.principal.userId) throw new Error('other user')
+      const p = await loadPrincipal(this.rt.ctx.db.db, claims.userId, claims.sessionId)
+      if (!p) throw new Error('session ended')
+      this.principal = p
+      this.armExpiry(claims.expiresAt)
+    } catch {
+      this.close(CloseCode.Unauthorized, 'authentication failed')
+    }
+  }
+
+  private async subscribe(rooms: Record<string, number>): Promise<void> {
+    for (const [roomId, cursor] of Object.entries(rooms)) {
+      try {
+        const access = await roomAccess(this.rt.ctx.db.db, this.principal, roomId)
+        this.rooms.add(roomId)
+        this.send({ t: 'subscribed', room: roomId, head: access.lastSeq })
+        this.rt.hub.subscribe(this, roomId, Math.min(cursor, access.lastSeq), access.lastSeq)
+        await appendAudit(this.rt.ctx.db.db, {
+          event: 'room.subscribe',
+          actorUserId: this.principal.userId,
+          subjectKind: access.kind,
+          subjectId: roomId,
+        })
+      } catch {
+        this.send({ t: 'err', code: 'VS_ROOM_NOT_FOUND', message: `Kamer niet gevonden / Room not found: ${roomId}` })
+      }
+    }
+  }
+
+  private async sendEvent(f: Extract<ClientFrame, { t: 'send' }>): Promise<void> {
+    let body: Uint8Array
+    try {
+      body = fromB64(f.body)
+    } catch {
+      return this.send({ t: 'err', id: f.id, code: 'VS_BAD_FRAME', message: 'Ongeldige inhoud / Invalid body' })
+    }
+    const senderId = f.as ?? this.principal.userId
+    if (f.as && !(await this.desks).includes(f.as)) {
+      return this.send({ t: 'err', id: f.id, code: 'VS_FORBIDDEN', message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk' })
+    }
+    try {
+      const o = await this.rt.writer.send({ roomId: f.room, kind: 'message', senderId, senderDevice: f.dev, idem: f.idem, body })
+      if (o.ok) this.send({ t: 'ack', id: f.id, room: f.room, seq: o.seq, duplicate: o.duplicate })
+      else this.send({ t: 'err', id: f.id, code: o.code, message: o.message })
+    } catch {
+      this.send({ t: 'err', id: f.id, code: 'VS_UNAVAILABLE', message: 'Tijdelijk niet opgeslagen; probeer opnieuw / Not stored, retry' })
+    }
+  }
+}
+
+export class Realtime {
+  readonly hub: Hub
+  readonly writer: RoomWriter
+  readonly notifier: Notifier
+  private readonly connections = new Set<Connection>()
+  private readonly perUser = new Map<string, number>()
+  private heartbeat: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly ctx: AppContext,
+    readonly limits: RealtimeLimits = defaultLimits,
+  ) {
+    this.hub = new Hub(ctx.db.db, ctx.logger.child({ area: 'hub' }))
+    this.notifier = new Notifier(ctx.db, ctx.logger.child({ area: 'notify' }))
+    this.writer = new RoomWriter(ctx.db, ctx.logger.child({ area: 'writer' }), (events) => this.committed(events))
+  }
+
+  async start(): Promise<void> {
+    await this.notifier.start((room, seq) => this.hub.remoteAdvance(room, seq))
+    this.heartbeat = setInterval(() => {
+      for (const c of this.connections) {
+        if (!c.alive) {
+          c.socket.terminate()
+          continue
+        }
+        c.alive = false
+        c.socket.ping()
+      }
+    }, this.limits.heartbeatMs)
+    this.heartbeat.unref()
+  }
+
+  /** Fan out locally and announce to other processes, after the commit. */
+  committed(events: StoredEvent[]): void {
+    this.hub.publish(events)
+    for (const e of events) this.notifier.announce(e.roomId, e.seq)
+  }
+
+  accept(socket: WebSocket, req: FastifyRequest): void {
+    const principal = req.principal!
+    const count = this.perUser.get(principal.userId) ?? 0
+    if (count >= this.limits.maxConnectionsPerUser) {
+      socket.close(CloseCode.TooManyConnections, 'too many connections')
+      return
+    }
+    this.perUser.set(principal.userId, count + 1)
+    const conn = new Connection(this, socket, principal, req.tokenExpiresAt)
+    this.connections.add(conn)
+    this.ctx.metrics.wsConnections.inc()
+    socket.on('pong', () => (conn.alive = true))
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true
+      conn.onMessage(data, isBinary).catch((err: unknown) => this.ctx.logger.warn({ err }, 'ws frame failed'))
+    })
+    socket.on('close', () => {
+      conn.cleanup()
+      this.connections.delete(conn)
+      this.ctx.metrics.wsConnections.dec()
+      const n = (this.perUser.get(principal.userId) ?? 1) - 1
+      if (n <= 0) this.perUser.delete(principal.userId)
+      else this.perUser.set(principal.userId, n)
+    })
+    socket.on('error', () => socket.terminate())
+  }
+
+  /** Closes every socket of a user or session (sign-out), on this process. */
+  disconnect(match: { userId: string; sessionId?: string }): void {
+    for (const c of this.connections) {
+      if (c.principal.userId === match.userId && (!match.sessionId || c.principal.sessionId === match.sessionId)) {
+        c.close(CloseCode.Unauthorized, 'signed out')
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat)
+    await this.writer.close()
+    await this.notifier.stop()
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Room events: the gap-free per-room sequence and idempotent inserts. Sequence numbers
+ * are taken under the room row's lock, after removing retries (same sender, device and
+ * idempotency key), so a retry never consumes a number and never duplicates.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely'
+import { toB64 } from '@vs/crypto'
+import type { ServerEvent } from '@vs/protocol'
+import type { Database } from '../db/schema.js'
+
+type Trx = Transaction<Database>
+
+export interface NewEvent {
+  roomId: string
+  kind: 'commit' | 'message'
+  senderId: string
+  senderDevice: string
+  idem: string
+  body: Uint8Array
+}
+
+export interface StoredEvent {
+  roomId: string
+  seq: number
+  kind: 'commit' | 'message'
+  senderId: string
+  senderDevice: string
+  createdAt: Date
+  body: Uint8Array
+}
+
+export type InsertOutcome =
+  | { ok: true; seq: number; duplicate: boolean; event?: StoredEvent }
+  | { ok: false; code: string; message: string }
+
+const idemKey = (e: { roomId: string; senderId: string; senderDevice: string; idem: string }) =>
+  `${e.roomId}\u0000${e.senderId}\u0000${e.senderDevice}\u0000${e.idem}`
+
+/**
+ * Inserts events for any number of rooms in one transaction (one multi-row INSERT).
+ * `authorise` decides per event with the rows already locked; refused events get no seq.
+ */
+export async function insertEvents(
+  trx: Trx,
+  events: readonly NewEvent[],
+  authorise: (e: NewEvent, members: Map<string, Set<string>>) => InsertOutcome | undefined,
+): Promise<InsertOutcome[]> {
+  const roomIds = [...new Set(events.map((e) => e.roomId))].sort()
+  const rooms = await trx
+    .selectFrom('rooms')
+    .select(['id', 'last_seq', 'closed_at'])
+    .where('id', 'in', roomIds)
+    .orderBy('id')
+    .forUpdate()
+    .execute()
+  const lastSeq = new Map(rooms.map((r) => [r.id, r.last_seq]))
+  const closed = new Set(rooms.filter((r) => r.closed_at).map((r) => r.id))
+  const memberRows = await trx
+    .selectFrom('room_members')
+    .select(['room_id', 'member_id', 'devices'])
+    .where('room_id', 'in', roomIds)
+    .execute()
+  // room → set of "member\0device" allowed to send in the current epoch.
+  const members = new Map<string, Set<string>>()
+  for (const m of memberRows) {
+    let s = members.get(m.room_id)
+    if (!s) members.set(m.room_id, (s = new Set()))
+    for (const d of JSON.parse(m.devices) as string[]) s.add(`${m.member_id}\u0000${d}`)
+  }
+  const existing = await trx
+    .selectFrom('room_events')
+    .select(['room_id', 'sender_id', 'sender_device', 'idem_key', 'seq'])
+    .where('room_id', 'in', roomIds)
+    .where('idem_key', 'in', [...new Set(events.map((e) => e.idem))])
+    .execute()
+  const seen = new Map<string, number>()
+  for (const r of existing) {
+    seen.set(idemKey({ roomId: r.room_id, senderId: r.sender_id, senderDevice: r.sender_device, idem: r.idem_key }), r.seq)
+  }
+
+  const now = new Date()
+  const outcomes: InsertOutcome[] = []
+  const rows: StoredEvent[] = []
+  const rowsIdem: string[] = []
+  for (const e of events) {
+    if (!lastSeq.has(e.roomId)) {
+      outcomes.push({ ok: false, code: 'VS_ROOM_NOT_FOUND', message: 'Kamer niet gevonden / Room not found' })
+      continue
+    }
+    const key = idemKey(e)
+    const dup = seen.get(key)
+    if (dup !== undefined) {
+      outcomes.push({ ok: true, seq: dup, duplicate: true })
+      continue
+    }
+    if (closed.has(e.roomId)) {
+      outcomes.push({ ok: false, code: 'VS_ROOM_CLOSED', message: 'Deze kamer is gesloten / Room is closed' })
+      continue
+    }
+    const refused = authorise(e, members)
+    if (refused) {
+      outcomes.push(refused)
+      continue
+    }
+    const seq = lastSeq.get(e.roomId)! + 1
+    lastSeq.set(e.roomId, seq)
+    seen.set(key, seq)
+    const ev: StoredEvent = {
+      roomId: e.roomId,
+      seq,
+      kind: e.kind,
+      senderId: e.senderId,
+      senderDevice: e.senderDevice,
+      createdAt: now,
+      body: e.body,
+    }
+    rows.push(ev)
+    rowsIdem.push(e.idem)
+    outcomes.push({ ok: true, seq, duplicate: false, event: ev })
+  }
+  if (rows.length > 0) {
+    await trx
+      .insertInto('room_events')
+      .values(
+        rows.map((r, i) => ({
+          room_id: r.roomId,
+          seq: r.seq,
+          kind: r.kind,
+          sender_id: r.senderId,
+          sender_device: r.senderDevice,
+          idem_key: rowsIdem[i]!,
+          body: r.body,
+          created_at: r.createdAt,
+        })),
+      )
+      .execute()
+    const touched = [...new Set(rows.map((r) => r.roomId))]
+    const values = sql.join(touched.map((id) => sql`(${id}::text, ${lastSeq.get(id)!}::int)`))
+    await sql`update rooms set last_seq = v.seq from (values ${values}) as v(id, seq) where rooms.id = v.id`.execute(trx)
+  }
+  return outcomes
+}
+
+/** Default authorisation for messages: the sender device must be in the room's current epoch. */
+export function memberDeviceAuthoriser(e: NewEvent, members: Map<string, Set<string>>): InsertOutcome | undefined {
+  if (members.get(e.roomId)?.has(`${e.senderId}\u0000${e.senderDevice}`)) return undefined
+  return {
+    ok: false,
+    code: 'VS_NOT_MEMBER_DEVICE',
+    message: 'Dit apparaat is geen lid van deze kamer / This device is not a member of this room',
+  }
+}
+
+export function eventFrame(e: StoredEvent): ServerEvent {
+  return {
+    t: 'ev',
+    room: e.roomId,
+    seq: e.seq,
+    kind: e.kind,
+    from: e.senderId,
+    dev: e.senderDevice,
+    at: e.createdAt.getTime(),
+    body: toB64(e.body),
+  }
+}
+
+export async function fetchEvents(
+  db: Trx | Kysely<Database>,
+  roomId: string,
+  after: number,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const rows = await db
+    .selectFrom('room_events')
+    .select(['room_id', 'seq', 'kind', 'sender_id', 'sender_device', 'created_at', 'body'])
+    .where('room_id', '=', roomId)
+    .where('seq', '>', after)
+    .orderBy('seq')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => ({
+    roomId: r.room_id,
+    seq: r.seq,
+    kind: r.kind,
+    senderId: r.sender_id,
+    senderDevice: r.sender_device,
+    createdAt: r.created_at,
+    body: new Uint8Array(r.body),
+  }))
+}
