@@ -37,7 +37,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('devices', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('room_members_pk', ['room_id', 'member_id'])
     .execute()
-  await db.schema.createIndex('room_members_member_idx').on('room_members').columns(['member_id']).execute()
+  await db.schema
+    .createIndex('room_members_member_idx')
+    .on('room_members')
+    .columns(['member_id'])
+    .execute()
 
   // One linear chain per room: (room, epoch) is unique.
   await db.schema
@@ -62,7 +66,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('body', 'bytea', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('room_events_pk', ['room_id', 'seq'])
-    .addUniqueConstraint('room_events_idem_uq', ['room_id', 'sender_id', 'sender_device', 'idem_key'])
+    .addUniqueConstraint('room_events_idem_uq', [
+      'room_id',
+      'sender_id',
+      'sender_device',
+      'idem_key',
+    ])
     .execute()
 
   await db.schema

@@ -207,7 +207,12 @@ export type KeyLogPage = Static<typeof KeyLogPage>
  * its own screen (keyed BLAKE2b over the keys); the approving device recomputes it from
  * the code the user types, so a server that swaps in its own keys is caught.
  */
-export const DeviceLinkRequest = Type.Object({ signPk: Key32, boxPk: Key32, deviceId: Id, mac: Key32 })
+export const DeviceLinkRequest = Type.Object({
+  signPk: Key32,
+  boxPk: Key32,
+  deviceId: Id,
+  mac: Key32,
+})
 export type DeviceLinkRequest = Static<typeof DeviceLinkRequest>
 export const DeviceLinkPending = Type.Object({
   linkId: Id,

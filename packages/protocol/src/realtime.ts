@@ -18,7 +18,10 @@ export const ClientSubscribe = Type.Object({
   /** roomId → the last sequence number this client holds (0 for none). */
   rooms: Type.Record(Id, Type.Integer({ minimum: 0 }), { maxProperties: 1000 }),
 })
-export const ClientUnsubscribe = Type.Object({ t: Type.Literal('unsub'), rooms: Type.Array(Id, { maxItems: 1000 }) })
+export const ClientUnsubscribe = Type.Object({
+  t: Type.Literal('unsub'),
+  rooms: Type.Array(Id, { maxItems: 1000 }),
+})
 export const ClientSend = Type.Object({
   t: Type.Literal('send'),
   /** Client's request id, echoed in the ack. */
@@ -32,9 +35,18 @@ export const ClientSend = Type.Object({
   as: Type.Optional(Id),
   body: Body,
 })
-export const ClientAuth = Type.Object({ t: Type.Literal('auth'), token: Type.String({ maxLength: 4096 }) })
+export const ClientAuth = Type.Object({
+  t: Type.Literal('auth'),
+  token: Type.String({ maxLength: 4096 }),
+})
 export const ClientPing = Type.Object({ t: Type.Literal('ping') })
-export const ClientFrame = Type.Union([ClientSubscribe, ClientUnsubscribe, ClientSend, ClientAuth, ClientPing])
+export const ClientFrame = Type.Union([
+  ClientSubscribe,
+  ClientUnsubscribe,
+  ClientSend,
+  ClientAuth,
+  ClientPing,
+])
 export type ClientFrame = Static<typeof ClientFrame>
 export type ClientSend = Static<typeof ClientSend>
 
@@ -75,7 +87,8 @@ export interface ServerRemoved {
 export interface ServerPong {
   t: 'pong'
 }
-export type ServerFrame = ServerEvent | ServerAck | ServerError | ServerSubscribed | ServerRemoved | ServerPong
+export type ServerFrame =
+  ServerEvent | ServerAck | ServerError | ServerSubscribed | ServerRemoved | ServerPong
 
 export const RoomEventWire = Type.Object({
   seq: Type.Integer(),

@@ -1,9 +1,17 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { B64, Id, IsoDate } from './common.js'
 
-export const RoomKindWire = Type.Union([Type.Literal('case'), Type.Literal('consult'), Type.Literal('melding')])
+export const RoomKindWire = Type.Union([
+  Type.Literal('case'),
+  Type.Literal('consult'),
+  Type.Literal('melding'),
+])
 
-export const WelcomeWire = Type.Object({ memberId: Id, deviceId: Id, sealed: B64({ maxLength: 2048 }) })
+export const WelcomeWire = Type.Object({
+  memberId: Id,
+  deviceId: Id,
+  sealed: B64({ maxLength: 2048 }),
+})
 export type WelcomeWire = Static<typeof WelcomeWire>
 
 export const CreateRoom = Type.Object({

@@ -47,7 +47,7 @@ export async function createApp(ctx: AppContext): Promise<App> {
     bodyLimit: ctx.cfg.bodyLimit,
     trustProxy: ctx.cfg.trustProxy,
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { removeAdditional: 'all', coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', allErrors: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -47,20 +47,19 @@ export class TokenService {
   static async create(keys: TokenKey[], issuer: string, now: () => Date): Promise<TokenService> {
     const verifiers = new Map<string, Key>()
     for (const k of keys) {
-      const priv = (await importJWK(
-        { kty: 'OKP', crv: 'Ed25519', x: toB64(k.publicKey), d: toB64(k.seed) },
+      const pub = (await importJWK(
+        { kty: 'OKP', crv: 'Ed25519', x: toB64(k.publicKey) },
         'EdDSA',
       )) as Key
-      verifiers.set(k.kid, priv)
+      verifiers.set(k.kid, pub)
     }
     const first = keys[0]
     if (!first) throw new Error('no token signing key')
-    return new TokenService(
-      { kid: first.kid, key: verifiers.get(first.kid)! },
-      verifiers,
-      issuer,
-      now,
-    )
+    const signKey = (await importJWK(
+      { kty: 'OKP', crv: 'Ed25519', x: toB64(first.publicKey), d: toB64(first.seed) },
+      'EdDSA',
+    )) as Key
+    return new TokenService({ kid: first.kid, key: signKey }, verifiers, issuer, now)
   }
 
   async issue(claims: AccessClaims): Promise<string> {

@@ -73,7 +73,8 @@ export class Hub {
       // Serialize once for every recipient.
       const frame = JSON.stringify(eventFrame(e))
       for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
-      if (e.kind === 'commit') for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+      if (e.kind === 'commit')
+        for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
     }
   }
 
@@ -104,7 +105,8 @@ export class Hub {
         const rs = this.rooms.get(roomId)
         if (!rs) return
         for (const sub of rs.subs.values()) this.offer(roomId, sub, e.seq, frame)
-        if (e.kind === 'commit') for (const sub of rs.subs.values()) sub.subscriber.onMembershipChange(roomId)
+        if (e.kind === 'commit')
+          for (const sub of rs.subs.values()) sub.subscriber.onMembershipChange(roomId)
       }
       cursor = events[events.length - 1]!.seq
     }

@@ -61,7 +61,10 @@ class Connection implements Subscriber {
   private armExpiry(expiresAt: number): void {
     clearTimeout(this.expiryTimer)
     const ms = Math.max(0, expiresAt - Date.now())
-    this.expiryTimer = setTimeout(() => this.close(CloseCode.AuthExpired, 'token expired'), Math.min(ms, 2 ** 31 - 1))
+    this.expiryTimer = setTimeout(
+      () => this.close(CloseCode.AuthExpired, 'token expired'),
+      Math.min(ms, 2 ** 31 - 1),
+    )
     this.expiryTimer.unref()
   }
 
@@ -89,7 +92,10 @@ class Connection implements Subscriber {
   }
 
   close(code: CloseCode, reason: string): void {
-    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+    if (
+      this.socket.readyState === this.socket.OPEN ||
+      this.socket.readyState === this.socket.CONNECTING
+    ) {
       this.socket.close(code, reason)
     }
   }
@@ -114,16 +120,29 @@ class Connection implements Subscriber {
 
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
     if (!this.takeToken()) return this.close(CloseCode.RateLimited, 'too many frames')
-    if (isBinary || data.length > WS_MAX_FRAME_BYTES) return this.close(CloseCode.BadFrame, 'bad frame')
+    if (isBinary || data.length > WS_MAX_FRAME_BYTES)
+      return this.close(CloseCode.BadFrame, 'bad frame')
     let frame: unknown
     try {
       frame = JSON.parse(data.toString('utf8'))
     } catch {
-      return this.send({ t: 'err', code: 'VS_BAD_FRAME', message: 'Geen geldige JSON / Not valid JSON' })
+      return this.send({
+        t: 'err',
+        code: 'VS_BAD_FRAME',
+        message: 'Geen geldige JSON / Not valid JSON',
+      })
     }
     if (!frameCheck.Check(frame)) {
-      const id = typeof (frame as { id?: unknown })?.id === 'string' ? (frame as { id: string }).id : undefined
-      return this.send({ t: 'err', ...(id ? { id } : {}), code: 'VS_BAD_FRAME', message: 'Onbekend of ongeldig bericht / Unknown or invalid frame' })
+      const id =
+        typeof (frame as { id?: unknown })?.id === 'string'
+          ? (frame as { id: string }).id
+          : undefined
+      return this.send({
+        t: 'err',
+        ...(id ? { id } : {}),
+        code: 'VS_BAD_FRAME',
+        message: 'Onbekend of ongeldig bericht / Unknown or invalid frame',
+      })
     }
     const f = frame as ClientFrame
     switch (f.t) {
@@ -171,7 +190,11 @@ class Connection implements Subscriber {
           subjectId: roomId,
         })
       } catch {
-        this.send({ t: 'err', code: 'VS_ROOM_NOT_FOUND', message: `Kamer niet gevonden / Room not found: ${roomId}` })
+        this.send({
+          t: 'err',
+          code: 'VS_ROOM_NOT_FOUND',
+          message: `Kamer niet gevonden / Room not found: ${roomId}`,
+        })
       }
     }
   }
@@ -181,18 +204,40 @@ class Connection implements Subscriber {
     try {
       body = fromB64(f.body)
     } catch {
-      return this.send({ t: 'err', id: f.id, code: 'VS_BAD_FRAME', message: 'Ongeldige inhoud / Invalid body' })
+      return this.send({
+        t: 'err',
+        id: f.id,
+        code: 'VS_BAD_FRAME',
+        message: 'Ongeldige inhoud / Invalid body',
+      })
     }
     const senderId = f.as ?? this.principal.userId
     if (f.as && !(await this.desks).includes(f.as)) {
-      return this.send({ t: 'err', id: f.id, code: 'VS_FORBIDDEN', message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk' })
+      return this.send({
+        t: 'err',
+        id: f.id,
+        code: 'VS_FORBIDDEN',
+        message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk',
+      })
     }
     try {
-      const o = await this.rt.writer.send({ roomId: f.room, kind: 'message', senderId, senderDevice: f.dev, idem: f.idem, body })
+      const o = await this.rt.writer.send({
+        roomId: f.room,
+        kind: 'message',
+        senderId,
+        senderDevice: f.dev,
+        idem: f.idem,
+        body,
+      })
       if (o.ok) this.send({ t: 'ack', id: f.id, room: f.room, seq: o.seq, duplicate: o.duplicate })
       else this.send({ t: 'err', id: f.id, code: o.code, message: o.message })
     } catch {
-      this.send({ t: 'err', id: f.id, code: 'VS_UNAVAILABLE', message: 'Tijdelijk niet opgeslagen; probeer opnieuw / Not stored, retry' })
+      this.send({
+        t: 'err',
+        id: f.id,
+        code: 'VS_UNAVAILABLE',
+        message: 'Tijdelijk niet opgeslagen; probeer opnieuw / Not stored, retry',
+      })
     }
   }
 }
@@ -211,7 +256,9 @@ export class Realtime {
   ) {
     this.hub = new Hub(ctx.db.db, ctx.logger.child({ area: 'hub' }))
     this.notifier = new Notifier(ctx.db, ctx.logger.child({ area: 'notify' }))
-    this.writer = new RoomWriter(ctx.db, ctx.logger.child({ area: 'writer' }), (events) => this.committed(events))
+    this.writer = new RoomWriter(ctx.db, ctx.logger.child({ area: 'writer' }), (events) =>
+      this.committed(events),
+    )
   }
 
   async start(): Promise<void> {
@@ -249,7 +296,9 @@ export class Realtime {
     socket.on('pong', () => (conn.alive = true))
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true
-      conn.onMessage(data, isBinary).catch((err: unknown) => this.ctx.logger.warn({ err }, 'ws frame failed'))
+      conn
+        .onMessage(data, isBinary)
+        .catch((err: unknown) => this.ctx.logger.warn({ err }, 'ws frame failed'))
     })
     socket.on('close', () => {
       conn.cleanup()
@@ -265,7 +314,10 @@ export class Realtime {
   /** Closes every socket of a user or session (sign-out), on this process. */
   disconnect(match: { userId: string; sessionId?: string }): void {
     for (const c of this.connections) {
-      if (c.principal.userId === match.userId && (!match.sessionId || c.principal.sessionId === match.sessionId)) {
+      if (
+        c.principal.userId === match.userId &&
+        (!match.sessionId || c.principal.sessionId === match.sessionId)
+      ) {
         c.close(CloseCode.Unauthorized, 'signed out')
       }
     }

@@ -18,7 +18,11 @@ export interface RoomAccess {
 
 /** The desks a user staffs. */
 export async function desksOf(db: Db, userId: string): Promise<string[]> {
-  const rows = await db.selectFrom('desk_members').select('desk_id').where('user_id', '=', userId).execute()
+  const rows = await db
+    .selectFrom('desk_members')
+    .select('desk_id')
+    .where('user_id', '=', userId)
+    .execute()
   return rows.map((r) => r.desk_id)
 }
 
@@ -26,7 +30,11 @@ export async function desksOf(db: Db, userId: string): Promise<string[]> {
  * Only current members (or advisors of a member desk) may see a room at all; to anyone
  * else it does not exist (404), so room ids reveal nothing.
  */
-export async function roomAccess(db: Db, principal: Principal, roomId: string): Promise<RoomAccess> {
+export async function roomAccess(
+  db: Db,
+  principal: Principal,
+  roomId: string,
+): Promise<RoomAccess> {
   const room = await db
     .selectFrom('rooms')
     .select(['id', 'kind', 'region_id', 'last_seq', 'epoch'])
@@ -54,6 +62,7 @@ export async function roomAccess(db: Db, principal: Principal, roomId: string): 
 /** Resolves who a principal acts as: themself by default, or a desk they staff. */
 export function actingAs(access: RoomAccess, principal: Principal, as: string | undefined): string {
   const who = as ?? principal.userId
-  if (!access.memberIds.includes(who)) throw errors.forbidden('Je bent geen lid als deze afzender / Not a member as this sender')
+  if (!access.memberIds.includes(who))
+    throw errors.forbidden('Je bent geen lid als deze afzender / Not a member as this sender')
   return who
 }

@@ -36,8 +36,17 @@ function parse(bytes: Uint8Array): Commit {
 
 function chainRefused(err: unknown): never {
   if (err instanceof ChainError) {
-    if (err.code === 'fork' || err.code === 'rollback' || err.code === 'bad-prev' || err.code === 'bad-epoch') {
-      throw createError('VS_CHAIN_CONFLICT', `Kamer is intussen gewijzigd; haal de laatste stand op / Chain conflict (${err.code})`, 409)
+    if (
+      err.code === 'fork' ||
+      err.code === 'rollback' ||
+      err.code === 'bad-prev' ||
+      err.code === 'bad-epoch'
+    ) {
+      throw createError(
+        'VS_CHAIN_CONFLICT',
+        `Kamer is intussen gewijzigd; haal de laatste stand op / Chain conflict (${err.code})`,
+        409,
+      )
     }
     throw createError('VS_COMMIT_REFUSED', `Commit geweigerd / Commit refused (${err.code})`, 400)
   }
@@ -54,10 +63,14 @@ async function checkCommitter(trx: Trx, principal: Principal, commit: Commit, ac
       .where('user_id', '=', principal.userId)
       .where('device_id', '=', commit.committer.deviceId)
       .executeTakeFirst()
-    if (!dev || dev.revoked_at) throw errors.forbidden('Onbekend of ingetrokken apparaat / Unknown or revoked device')
+    if (!dev || dev.revoked_at)
+      throw errors.forbidden('Onbekend of ingetrokken apparaat / Unknown or revoked device')
     return
   }
-  if (!actAs.includes(who)) throw errors.forbidden('Je mag niet namens deze committer / Not allowed to commit as this member')
+  if (!actAs.includes(who))
+    throw errors.forbidden(
+      'Je mag niet namens deze committer / Not allowed to commit as this member',
+    )
 }
 
 /** Members must be people or desks of the caller's region. */
@@ -65,7 +78,12 @@ async function checkMembersInRegion(trx: Trx, regionId: string, commit: Commit) 
   const users = commit.members.filter((m) => m.kind === 'user').map((m) => m.userId)
   const desks = commit.members.filter((m) => m.kind === 'desk').map((m) => m.userId)
   if (users.length) {
-    const found = await trx.selectFrom('users').select('id').where('id', 'in', users).where('region_id', '=', regionId).execute()
+    const found = await trx
+      .selectFrom('users')
+      .select('id')
+      .where('id', 'in', users)
+      .where('region_id', '=', regionId)
+      .execute()
     if (found.length !== users.length) throw errors.badRequest('Onbekend lid / Unknown member')
   }
   if (desks.length) {
@@ -80,7 +98,11 @@ async function checkMembersInRegion(trx: Trx, regionId: string, commit: Commit) 
   }
 }
 
-async function storeMembersAndWelcomes(trx: Trx, state: RoomState, welcomes: readonly WelcomeWire[]) {
+async function storeMembersAndWelcomes(
+  trx: Trx,
+  state: RoomState,
+  welcomes: readonly WelcomeWire[],
+) {
   await trx.deleteFrom('room_members').where('room_id', '=', state.roomId).execute()
   await trx
     .insertInto('room_members')
@@ -97,13 +119,23 @@ async function storeMembersAndWelcomes(trx: Trx, state: RoomState, welcomes: rea
   const valid = new Set(state.devices.map((d) => `${d.userId}\u0000${d.deviceId}`))
   for (const w of welcomes) {
     if (!valid.has(`${w.memberId}\u0000${w.deviceId}`)) {
-      throw errors.badRequest('Welkomstbericht voor een apparaat buiten de kamer / Welcome for a device not in the room')
+      throw errors.badRequest(
+        'Welkomstbericht voor een apparaat buiten de kamer / Welcome for a device not in the room',
+      )
     }
   }
   if (welcomes.length) {
     await trx
       .insertInto('room_welcomes')
-      .values(welcomes.map((w) => ({ room_id: state.roomId, epoch: state.epoch, member_id: w.memberId, device_id: w.deviceId, sealed: fromB64(w.sealed) })))
+      .values(
+        welcomes.map((w) => ({
+          room_id: state.roomId,
+          epoch: state.epoch,
+          member_id: w.memberId,
+          device_id: w.deviceId,
+          sealed: fromB64(w.sealed),
+        })),
+      )
       .execute()
   }
 }
@@ -125,7 +157,11 @@ export async function createRoom(
     } catch (err) {
       chainRefused(err)
     }
-    const exists = await trx.selectFrom('rooms').select('id').where('id', '=', genesis.roomId).executeTakeFirst()
+    const exists = await trx
+      .selectFrom('rooms')
+      .select('id')
+      .where('id', '=', genesis.roomId)
+      .executeTakeFirst()
     if (exists) throw errors.conflict('VS_ROOM_EXISTS', 'Kamer bestaat al / Room already exists')
     const hash = commitHash(genesis)
     await trx
@@ -143,18 +179,50 @@ export async function createRoom(
     await storeMembersAndWelcomes(trx, state, welcomes)
     const [outcome] = await insertEvents(
       trx,
-      [{ roomId: genesis.roomId, kind: 'commit', senderId: genesis.committer.userId, senderDevice: genesis.committer.deviceId, idem: 'genesis-0000', body: genesisBytes }],
+      [
+        {
+          roomId: genesis.roomId,
+          kind: 'commit',
+          senderId: genesis.committer.userId,
+          senderDevice: genesis.committer.deviceId,
+          idem: 'genesis-0000',
+          body: genesisBytes,
+        },
+      ],
       () => undefined,
     )
     if (!outcome?.ok || !outcome.event) throw new Error('genesis insert failed')
-    await trx.insertInto('room_commits').values({ room_id: genesis.roomId, epoch: 0, commit: genesisBytes, commit_hash: hash, seq: outcome.seq }).execute()
-    await appendAudit(trx, { event: 'room.created', actorUserId: principal.userId, actorDeviceId: genesis.committer.deviceId, subjectKind: genesis.kind, subjectId: genesis.roomId })
+    await trx
+      .insertInto('room_commits')
+      .values({
+        room_id: genesis.roomId,
+        epoch: 0,
+        commit: genesisBytes,
+        commit_hash: hash,
+        seq: outcome.seq,
+      })
+      .execute()
+    await appendAudit(trx, {
+      event: 'room.created',
+      actorUserId: principal.userId,
+      actorDeviceId: genesis.committer.deviceId,
+      subjectKind: genesis.kind,
+      subjectId: genesis.roomId,
+    })
     return { roomId: genesis.roomId, event: outcome.event }
   })
 }
 
-export async function loadChain(db: Trx | AppContext['db']['db'], roomId: string): Promise<Commit[]> {
-  const rows = await db.selectFrom('room_commits').select('commit').where('room_id', '=', roomId).orderBy('epoch').execute()
+export async function loadChain(
+  db: Trx | AppContext['db']['db'],
+  roomId: string,
+): Promise<Commit[]> {
+  const rows = await db
+    .selectFrom('room_commits')
+    .select('commit')
+    .where('room_id', '=', roomId)
+    .orderBy('epoch')
+    .execute()
   return rows.map((r) => parseCommit(new Uint8Array(r.commit)))
 }
 
@@ -168,10 +236,16 @@ export async function appendCommit(
   actAs: string[],
 ): Promise<{ seq: number; duplicate: boolean; event?: StoredEvent }> {
   const commit = parse(commitBytes)
-  if (commit.roomId !== roomId) throw errors.badRequest('Commit hoort bij een andere kamer / Commit is for another room')
+  if (commit.roomId !== roomId)
+    throw errors.badRequest('Commit hoort bij een andere kamer / Commit is for another room')
   return ctx.db.db.transaction().execute(async (trx) => {
     // Lock the room first: commits to one room are strictly serialised.
-    const room = await trx.selectFrom('rooms').select(['epoch', 'region_id']).where('id', '=', roomId).forUpdate().executeTakeFirst()
+    const room = await trx
+      .selectFrom('rooms')
+      .select(['epoch', 'region_id'])
+      .where('id', '=', roomId)
+      .forUpdate()
+      .executeTakeFirst()
     if (!room) throw errors.notFound('Kamer niet gevonden / Room not found')
     const dup = await trx
       .selectFrom('room_events')
@@ -193,15 +267,37 @@ export async function appendCommit(
       chainRefused(err)
     }
     const hash = commitHash(commit)
-    await trx.updateTable('rooms').set({ epoch: commit.epoch, head_hash: hash, last_commit_at: new Date() }).where('id', '=', roomId).execute()
+    await trx
+      .updateTable('rooms')
+      .set({ epoch: commit.epoch, head_hash: hash, last_commit_at: new Date() })
+      .where('id', '=', roomId)
+      .execute()
     await storeMembersAndWelcomes(trx, state, welcomes)
     const [outcome] = await insertEvents(
       trx,
-      [{ roomId, kind: 'commit', senderId: commit.committer.userId, senderDevice: commit.committer.deviceId, idem, body: commitBytes }],
+      [
+        {
+          roomId,
+          kind: 'commit',
+          senderId: commit.committer.userId,
+          senderDevice: commit.committer.deviceId,
+          idem,
+          body: commitBytes,
+        },
+      ],
       () => undefined,
     )
     if (!outcome?.ok) throw new Error('commit insert failed')
-    await trx.insertInto('room_commits').values({ room_id: roomId, epoch: commit.epoch, commit: commitBytes, commit_hash: hash, seq: outcome.seq }).execute()
+    await trx
+      .insertInto('room_commits')
+      .values({
+        room_id: roomId,
+        epoch: commit.epoch,
+        commit: commitBytes,
+        commit_hash: hash,
+        seq: outcome.seq,
+      })
+      .execute()
     await appendAudit(trx, {
       event: `room.commit.${commit.action}`,
       actorUserId: principal.userId,

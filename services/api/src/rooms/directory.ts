@@ -29,7 +29,10 @@ export async function loadDirectory(db: Db, commits: readonly Commit[]): Promise
       .where('user_id', 'in', [...users])
       .execute()
     for (const r of rows) {
-      map.set(`${r.user_id}\u0000${r.device_id}`, { signPk: new Uint8Array(r.sign_pk), boxPk: new Uint8Array(r.box_pk) })
+      map.set(`${r.user_id}\u0000${r.device_id}`, {
+        signPk: new Uint8Array(r.sign_pk),
+        boxPk: new Uint8Array(r.box_pk),
+      })
     }
   }
   if (desks.size) {

@@ -75,7 +75,15 @@ export async function insertEvents(
     .execute()
   const seen = new Map<string, number>()
   for (const r of existing) {
-    seen.set(idemKey({ roomId: r.room_id, senderId: r.sender_id, senderDevice: r.sender_device, idem: r.idem_key }), r.seq)
+    seen.set(
+      idemKey({
+        roomId: r.room_id,
+        senderId: r.sender_id,
+        senderDevice: r.sender_device,
+        idem: r.idem_key,
+      }),
+      r.seq,
+    )
   }
 
   const now = new Date()
@@ -84,7 +92,11 @@ export async function insertEvents(
   const rowsIdem: string[] = []
   for (const e of events) {
     if (!lastSeq.has(e.roomId)) {
-      outcomes.push({ ok: false, code: 'VS_ROOM_NOT_FOUND', message: 'Kamer niet gevonden / Room not found' })
+      outcomes.push({
+        ok: false,
+        code: 'VS_ROOM_NOT_FOUND',
+        message: 'Kamer niet gevonden / Room not found',
+      })
       continue
     }
     const key = idemKey(e)
@@ -94,7 +106,11 @@ export async function insertEvents(
       continue
     }
     if (closed.has(e.roomId)) {
-      outcomes.push({ ok: false, code: 'VS_ROOM_CLOSED', message: 'Deze kamer is gesloten / Room is closed' })
+      outcomes.push({
+        ok: false,
+        code: 'VS_ROOM_CLOSED',
+        message: 'Deze kamer is gesloten / Room is closed',
+      })
       continue
     }
     const refused = authorise(e, members)
@@ -136,13 +152,18 @@ export async function insertEvents(
       .execute()
     const touched = [...new Set(rows.map((r) => r.roomId))]
     const values = sql.join(touched.map((id) => sql`(${id}::text, ${lastSeq.get(id)!}::int)`))
-    await sql`update rooms set last_seq = v.seq from (values ${values}) as v(id, seq) where rooms.id = v.id`.execute(trx)
+    await sql`update rooms set last_seq = v.seq from (values ${values}) as v(id, seq) where rooms.id = v.id`.execute(
+      trx,
+    )
   }
   return outcomes
 }
 
 /** Default authorisation for messages: the sender device must be in the room's current epoch. */
-export function memberDeviceAuthoriser(e: NewEvent, members: Map<string, Set<string>>): InsertOutcome | undefined {
+export function memberDeviceAuthoriser(
+  e: NewEvent,
+  members: Map<string, Set<string>>,
+): InsertOutcome | undefined {
   if (members.get(e.roomId)?.has(`${e.senderId}\u0000${e.senderDevice}`)) return undefined
   return {
     ok: false,

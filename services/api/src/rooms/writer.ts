@@ -5,7 +5,13 @@
  */
 import type { Db } from '../db/index.js'
 import type { Logger } from '../logger.js'
-import { insertEvents, memberDeviceAuthoriser, type InsertOutcome, type NewEvent, type StoredEvent } from './events.js'
+import {
+  insertEvents,
+  memberDeviceAuthoriser,
+  type InsertOutcome,
+  type NewEvent,
+  type StoredEvent,
+} from './events.js'
 
 interface Pending {
   event: NewEvent
@@ -49,9 +55,13 @@ export class RoomWriter {
     if (batch.length === 0) return
     this.inflight++
     try {
-      const outcomes = await this.db.db
-        .transaction()
-        .execute((trx) => insertEvents(trx, batch.map((p) => p.event), memberDeviceAuthoriser))
+      const outcomes = await this.db.db.transaction().execute((trx) =>
+        insertEvents(
+          trx,
+          batch.map((p) => p.event),
+          memberDeviceAuthoriser,
+        ),
+      )
       const committed: StoredEvent[] = []
       outcomes.forEach((o, i) => {
         if (o.ok && o.event) committed.push(o.event)

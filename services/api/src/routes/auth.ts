@@ -114,7 +114,7 @@ export function authRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
           async (req) => {
             const p = principalOf(req)
             await revokeSessions(ctx, p.userId, { sessionId: p.sessionId }, 'sign-out')
-          rt.disconnect({ userId: p.userId, sessionId: p.sessionId })
+            rt.disconnect({ userId: p.userId, sessionId: p.sessionId })
             return { ok: true as const }
           },
         )

@@ -23,6 +23,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
   return {
     ...envToCfg({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
     memoryDb: true,
+    ephemeralKeys: true,
+    passwordHashCost: 'min',
     ...overrides,
   }
 }
@@ -45,4 +47,15 @@ export async function createTestApp(overrides: Partial<ServerConfig> = {}): Prom
       await testDb.close()
     },
   }
+}
+
+/** An in-process app listening on a free port of 127.0.0.1 (for WebSocket tests). */
+export async function listenTestApp(
+  overrides: Partial<ServerConfig> = {},
+): Promise<TestApp & { url: string }> {
+  const t = await createTestApp({ ephemeralKeys: true, passwordHashCost: 'min', ...overrides })
+  await t.app.listen({ port: 0, host: '127.0.0.1' })
+  const addr = t.app.server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return { ...t, url: `http://127.0.0.1:${port}` }
 }

@@ -1,0 +1,396 @@
+/**
+ * Rooms for the SDK: create, invite, remove, send, attach, history, subscribe. Every
+ * membership change is a signed commit made here; every message is sealed here. The
+ * server orders and stores opaque bytes.
+ */
+import {
+  commitHash,
+  createCommit,
+  createGenesis,
+  createWelcomes,
+  fromB64,
+  newEpochSecret,
+  randomBytes,
+  randomId,
+  serializeCommit,
+  sodium,
+  toB64,
+  type CommitChange,
+  type MemberInput,
+  type RoomKind,
+} from '@vs/crypto'
+import type { RoomEventWire, RoomSummary, ServerEvent, WelcomeWire } from '@vs/protocol'
+import { RealtimeConnection } from './connection.js'
+import type { AfspraakContent, FileContent, MessageContent } from './content.js'
+import type { RoomsHost } from './host.js'
+import { RoomSession, type TimelineItem } from './session.js'
+
+export interface NewMember {
+  userId: string
+  role?: 'admin' | 'member'
+  kind?: 'user' | 'desk'
+}
+
+export const CHUNK_BYTES = 1024 * 1024
+export const MAX_FILE_BYTES = 25 * 1024 * 1024
+
+function idem(): string {
+  return toB64(randomBytes(12))
+}
+
+export class RoomsClient {
+  readonly connection: RealtimeConnection
+  private sessions = new Map<string, Promise<RoomSession>>()
+  private loaded = new Map<string, RoomSession>()
+
+  constructor(
+    private readonly host: RoomsHost,
+    opts: {
+      realtime?: boolean
+      onRemoved?: (roomId: string) => void
+      onStatus?: (s: 'connecting' | 'open' | 'closed') => void
+    } = {},
+  ) {
+    this.connection = new RealtimeConnection({
+      baseUrl: host.baseUrl,
+      accessToken: () => host.accessToken(),
+      onEvent: (ev) => this.onEvent(ev),
+      ...(opts.onRemoved ? { onRemoved: opts.onRemoved } : {}),
+      ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
+    })
+    if (opts.realtime !== false) this.connection.start()
+  }
+
+  close(): void {
+    this.connection.stop()
+  }
+
+  list(): Promise<RoomSummary[]> {
+    return this.host.request('GET', '/api/v1/rooms')
+  }
+
+  private me(): {
+    memberId: string
+    deviceId: string
+    signSk: Uint8Array
+    boxKeyPair: { publicKey: Uint8Array; privateKey: Uint8Array }
+  } {
+    const d = this.host.device()
+    return {
+      memberId: this.host.userId(),
+      deviceId: d.deviceId,
+      signSk: d.signSk,
+      boxKeyPair: { publicKey: d.boxPk, privateKey: d.boxSk },
+    }
+  }
+
+  private async memberInputs(members: readonly NewMember[]): Promise<MemberInput[]> {
+    const out: MemberInput[] = []
+    for (const m of members) {
+      const kind = m.kind ?? 'user'
+      const devices = [...(await this.host.memberDevices(m.userId, kind)).keys()].sort()
+      if (devices.length === 0) {
+        throw new Error(
+          `${m.userId} heeft nog geen geverifieerd apparaat / has no verified device yet`,
+        )
+      }
+      out.push({ userId: m.userId, kind, role: m.role ?? 'member', devices })
+    }
+    return out
+  }
+
+  /** Opens a new room; the creator is admin. Returns the room id (random, meaningless). */
+  async create(opts: {
+    kind: RoomKind
+    label?: string
+    members: readonly NewMember[]
+  }): Promise<string> {
+    const me = this.me()
+    const roomId = randomId()
+    const members = await this.memberInputs([
+      { userId: me.memberId, role: 'admin' },
+      ...opts.members.filter((m) => m.userId !== me.memberId),
+    ])
+    const genesis = createGenesis({
+      roomId,
+      kind: opts.kind,
+      committer: { userId: me.memberId, deviceId: me.deviceId },
+      signPrivateKey: me.signSk,
+      members,
+      logHead: this.host.logHead(),
+      createdAt: Date.now(),
+    })
+    const secret = newEpochSecret()
+    const session = new RoomSession(roomId, this.host, me)
+    const welcomes = createWelcomes(
+      genesis,
+      secret,
+      me.signSk,
+      await session.directoryFor([genesis]),
+    )
+    session.receiver.addEpochSecret(0, commitHash(genesis), secret)
+    this.loaded.set(roomId, session)
+    this.sessions.set(roomId, Promise.resolve(session))
+    await this.host.request('POST', '/api/v1/rooms', {
+      genesis: toB64(serializeCommit(genesis)),
+      welcomes: welcomesWire(welcomes),
+    })
+    await this.catchUp(session)
+    this.connection.subscribe(roomId, session.cursor)
+    if (opts.label) await this.send(roomId, { type: 'label', body: { label: opts.label } })
+    return roomId
+  }
+
+  /** Loads a room: validates the whole chain, decrypts history, subscribes for live events. */
+  open(roomId: string): Promise<RoomSession> {
+    let s = this.sessions.get(roomId)
+    if (!s) {
+      s = (async () => {
+        const session = new RoomSession(roomId, this.host, this.me())
+        this.loaded.set(roomId, session)
+        await this.catchUp(session)
+        this.connection.subscribe(roomId, session.cursor)
+        return session
+      })()
+      s.catch(() => {
+        this.sessions.delete(roomId)
+        this.loaded.delete(roomId)
+      })
+      this.sessions.set(roomId, s)
+    }
+    return s
+  }
+
+  /** Fetches and processes everything after the session's cursor over HTTP. */
+  private async catchUp(session: RoomSession): Promise<void> {
+    for (;;) {
+      const page = await this.host.request<{ head: number; events: RoomEventWire[] }>(
+        'GET',
+        `/api/v1/rooms/${encodeURIComponent(session.roomId)}/events?after=${session.cursor}&limit=500`,
+      )
+      if (page.events.length === 0) return
+      await session.ingest(page.events)
+      this.connection.advance(session.roomId, session.cursor)
+      if (session.cursor >= page.head) return
+    }
+  }
+
+  private onEvent(ev: ServerEvent): void {
+    const session = this.loaded.get(ev.room)
+    if (!session) return
+    session
+      .ingest([
+        { seq: ev.seq, kind: ev.kind, from: ev.from, dev: ev.dev, at: ev.at, body: ev.body },
+      ])
+      .then(() => this.connection.advance(ev.room, session.cursor))
+      .catch(() => {})
+  }
+
+  /** Sends a message; resolves with its sequence number once the server stored it. */
+  async send(roomId: string, content: MessageContent): Promise<number> {
+    const session = await this.open(roomId)
+    await session.idle()
+    const { body } = session.seal(content, this.host.logHead())
+    const { seq } = await this.connection.send(roomId, idem(), this.host.device().deviceId, body)
+    return seq
+  }
+
+  sendText(roomId: string, text: string): Promise<number> {
+    return this.send(roomId, { type: 'text', body: { text } })
+  }
+
+  /** Pins an agreement (afspraak): what, who, by when. */
+  addAfspraak(roomId: string, a: Omit<AfspraakContent, 'id'> & { id?: string }): Promise<number> {
+    return this.send(roomId, {
+      type: 'afspraak',
+      body: { id: a.id ?? randomId(), what: a.what, who: a.who, due: a.due, done: a.done ?? false },
+    })
+  }
+
+  /** The room's afspraken: the latest version of each, in the order they were made. */
+  static afspraken(timeline: readonly TimelineItem[]): AfspraakContent[] {
+    const byId = new Map<string, AfspraakContent>()
+    for (const t of timeline)
+      if (t.kind === 'message' && t.content.type === 'afspraak')
+        byId.set((t.content.body as AfspraakContent).id, t.content.body as AfspraakContent)
+    return [...byId.values()]
+  }
+
+  static label(timeline: readonly TimelineItem[]): string | undefined {
+    let label: string | undefined
+    for (const t of timeline)
+      if (t.kind === 'message' && t.content.type === 'label')
+        label = (t.content.body as { label: string }).label
+    return label
+  }
+
+  private async commit(roomId: string, change: CommitChange): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.open(roomId)
+      await this.catchUp(session)
+      await session.idle()
+      const prev = session.commits[session.commits.length - 1]
+      if (!prev) throw new Error('room has no chain')
+      const me = this.me()
+      const commit = createCommit(prev, {
+        committer: { userId: me.memberId, deviceId: me.deviceId },
+        signPrivateKey: me.signSk,
+        change,
+        logHead: this.host.logHead(),
+        createdAt: Date.now(),
+      })
+      const secret = newEpochSecret()
+      const welcomes = createWelcomes(
+        commit,
+        secret,
+        me.signSk,
+        await session.directoryFor([...session.commits, commit]),
+      )
+      session.receiver.addEpochSecret(commit.epoch, commitHash(commit), secret)
+      try {
+        const r = await this.host.request<{ seq: number }>(
+          'POST',
+          `/api/v1/rooms/${encodeURIComponent(roomId)}/commits`,
+          {
+            commit: toB64(serializeCommit(commit)),
+            welcomes: welcomesWire(welcomes),
+            idem: idem(),
+          },
+        )
+        await this.catchUp(session)
+        return r.seq
+      } catch (err) {
+        // Someone else committed first: reload and make the change again on top.
+        if ((err as { code?: string }).code === 'VS_CHAIN_CONFLICT' && attempt < 3) continue
+        throw err
+      }
+    }
+  }
+
+  /** Admins add people; their every verified device gets the new epoch's key. */
+  async addMembers(roomId: string, members: readonly NewMember[]): Promise<number> {
+    return this.commit(roomId, { action: 'add', members: await this.memberInputs(members) })
+  }
+
+  /** Admins remove people; a new epoch key is sent to the remaining devices only. */
+  removeMembers(roomId: string, userIds: readonly string[]): Promise<number> {
+    return this.commit(roomId, { action: 'remove', userIds })
+  }
+
+  /** Starts a new epoch without membership change (weekly, or on suspicion). */
+  rotate(roomId: string): Promise<number> {
+    return this.commit(roomId, { action: 'rotate' })
+  }
+
+  /**
+   * Adds my devices that are verified but not yet in the room, so a new device of mine
+   * gets access without anyone re-inviting me. Returns the commit seq, or undefined.
+   */
+  async addMyNewDevices(roomId: string): Promise<number | undefined> {
+    const session = await this.open(roomId)
+    await session.idle()
+    const mine = session.state?.members.find((m) => m.userId === this.host.userId())
+    if (!mine) return undefined
+    const verified = [...(await this.host.memberDevices(this.host.userId(), 'user')).keys()]
+    const missing = verified.filter((d) => !mine.devices.includes(d)).sort()
+    if (missing.length === 0) return undefined
+    return this.commit(roomId, { action: 'add-device', deviceIds: missing })
+  }
+
+  async markRead(roomId: string, seq: number): Promise<void> {
+    await this.host.request('POST', `/api/v1/rooms/${encodeURIComponent(roomId)}/read`, { seq })
+  }
+
+  reads(roomId: string): Promise<{ memberId: string; seq: number }[]> {
+    return this.host.request('GET', `/api/v1/rooms/${encodeURIComponent(roomId)}/reads`)
+  }
+
+  /**
+   * Encrypts a file on this device (secretstream, 1 MiB chunks), uploads the ciphertext,
+   * and sends a 'file' message carrying the key. Up to 25 MB.
+   */
+  async attach(roomId: string, data: Uint8Array, name: string, mime: string): Promise<number> {
+    if (data.length === 0 || data.length > MAX_FILE_BYTES)
+      throw new RangeError(
+        'Bestand moet tussen 1 byte en 25 MB zijn / File must be 1 byte to 25 MB',
+      )
+    const s = sodium()
+    const key = s.crypto_secretstream_xchacha20poly1305_keygen()
+    const { state, header } = s.crypto_secretstream_xchacha20poly1305_init_push(key)
+    const chunks: Uint8Array[] = []
+    for (let off = 0; off < data.length; off += CHUNK_BYTES) {
+      const last = off + CHUNK_BYTES >= data.length
+      const tag = last
+        ? s.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+        : s.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+      chunks.push(
+        s.crypto_secretstream_xchacha20poly1305_push(
+          state,
+          data.subarray(off, off + CHUNK_BYTES),
+          null,
+          tag,
+        ),
+      )
+    }
+    const size = chunks.reduce((n, c) => n + c.length, 0)
+    const base = `/api/v1/rooms/${encodeURIComponent(roomId)}/files`
+    const { fileId } = await this.host.request<{ fileId: string }>('POST', base, {
+      size,
+      chunkCount: chunks.length,
+    })
+    for (let i = 0; i < chunks.length; i++) {
+      await this.host.request('PUT', `${base}/${fileId}/chunks/${i}`, chunks[i])
+    }
+    await this.host.request('POST', `${base}/${fileId}/complete`, {})
+    const content: FileContent = {
+      fileId,
+      name,
+      mime,
+      size: data.length,
+      chunkCount: chunks.length,
+      key: toB64(key),
+      header: toB64(header),
+    }
+    return this.send(roomId, { type: 'file', body: content })
+  }
+
+  /** Downloads and decrypts an attachment; throws if any chunk was altered or dropped. */
+  async download(roomId: string, f: FileContent): Promise<Uint8Array> {
+    const s = sodium()
+    const state = s.crypto_secretstream_xchacha20poly1305_init_pull(
+      fromB64(f.header),
+      fromB64(f.key),
+    )
+    const out: Uint8Array[] = []
+    for (let i = 0; i < f.chunkCount; i++) {
+      const c = await this.host.request<Uint8Array>(
+        'GET',
+        `/api/v1/rooms/${encodeURIComponent(roomId)}/files/${f.fileId}/chunks/${i}`,
+      )
+      const r = s.crypto_secretstream_xchacha20poly1305_pull(state, c, null)
+      if (!r) throw new Error('Bijlage is beschadigd of gewijzigd / Attachment damaged or altered')
+      const last = r.tag === s.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+      if (last !== (i === f.chunkCount - 1))
+        throw new Error('Bijlage is ingekort / Attachment truncated')
+      out.push(r.message)
+    }
+    const total = out.reduce((n, c) => n + c.length, 0)
+    const result = new Uint8Array(total)
+    let off = 0
+    for (const c of out) {
+      result.set(c, off)
+      off += c.length
+    }
+    return result
+  }
+}
+
+function welcomesWire(
+  ws: readonly { recipient: { userId: string; deviceId: string }; sealed: Uint8Array }[],
+): WelcomeWire[] {
+  return ws.map((w) => ({
+    memberId: w.recipient.userId,
+    deviceId: w.recipient.deviceId,
+    sealed: toB64(w.sealed),
+  }))
+}

@@ -1,0 +1,26 @@
+import type { DeviceKeys } from '@vs/crypto'
+
+/** A device's own keys. */
+export interface DeviceSecrets {
+  deviceId: string
+  signPk: Uint8Array
+  signSk: Uint8Array
+  boxPk: Uint8Array
+  boxSk: Uint8Array
+}
+
+/**
+ * What the rooms layer needs from the signed-in client: its identity and device keys,
+ * authenticated requests, and *verified* device keys of other members (certificates
+ * checked against pinned master keys; the server's word is never enough).
+ */
+export interface RoomsHost {
+  readonly baseUrl: string
+  userId(): string
+  device(): DeviceSecrets
+  request<T>(method: string, path: string, body?: unknown): Promise<T>
+  accessToken(): Promise<string>
+  memberDevices(memberId: string, kind: 'user' | 'desk'): Promise<Map<string, DeviceKeys>>
+  /** The latest verified key-log head (32 bytes). */
+  logHead(): Uint8Array
+}

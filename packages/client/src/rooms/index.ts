@@ -1,0 +1,5 @@
+export * from './client.js'
+export * from './connection.js'
+export * from './content.js'
+export type * from './host.js'
+export * from './session.js'

@@ -1,0 +1,322 @@
+/**
+ * One room on one device: validates the commit chain, holds the epoch keys, decrypts the
+ * timeline in sequence order, and seals outgoing messages. Events are processed strictly
+ * one after another; anything the chain does not justify is refused, not shown.
+ */
+import {
+  EnvelopeError,
+  ReceiverState,
+  SenderState,
+  commitHash,
+  envelopeHash,
+  fromB64,
+  openEnvelope,
+  openWelcome,
+  parseCommit,
+  parseEnvelope,
+  sealEnvelope,
+  serializeEnvelope,
+  toB64,
+  validateChain,
+  validateExtension,
+  type Commit,
+  type DeviceDirectory,
+  type DeviceKeys,
+  type RoomState,
+} from '@vs/crypto'
+import type { RoomEventWire } from '@vs/protocol'
+import { decodeContent, encodeContent, type MessageContent } from './content.js'
+import type { RoomsHost } from './host.js'
+
+export type TimelineItem =
+  | {
+      kind: 'message'
+      seq: number
+      at: number
+      sentAt: number
+      from: string
+      device: string
+      content: MessageContent
+      /** Counters of this sender that never arrived (suppression shows here). */
+      gaps: number
+    }
+  | {
+      kind: 'membership'
+      seq: number
+      at: number
+      from: string
+      action: string
+      epoch: number
+      subjects: readonly string[]
+    }
+  | {
+      kind: 'undecryptable'
+      seq: number
+      at: number
+      from: string
+      code: string
+      reason: { nl: string; en: string }
+    }
+
+const REASONS: Record<string, { nl: string; en: string }> = {
+  'missing-key': {
+    nl: 'Sleutel van dit apparaat ontbreekt — herstel met je herstelsleutel.',
+    en: 'This device is missing the key — restore with your recovery key.',
+  },
+  'unknown-sender': {
+    nl: 'Afzender is geen lid van deze kamer; bericht geweigerd.',
+    en: 'Sender is not a member of this room; refused.',
+  },
+  replay: {
+    nl: 'Dit bericht is al eerder ontvangen (herhaling); genegeerd.',
+    en: 'This message was received before (replay); ignored.',
+  },
+  'bad-signature': {
+    nl: 'Handtekening klopt niet; bericht is mogelijk vervalst.',
+    en: 'Signature invalid; the message may be forged.',
+  },
+  default: { nl: 'Dit bericht kon niet worden geopend.', en: 'This message could not be opened.' },
+}
+
+export class ChainRefusedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ChainRefusedError'
+  }
+}
+
+export interface SessionSnapshot {
+  cursor: number
+  receiver: unknown
+  sender: unknown
+}
+
+export class RoomSession {
+  state: RoomState | undefined
+  readonly commits: Commit[] = []
+  readonly timeline: TimelineItem[] = []
+  cursor = 0
+  receiver: ReceiverState
+  sender = new SenderState()
+  removed = false
+  private queue: Promise<void> = Promise.resolve()
+  private directoryCache = new Map<string, Map<string, DeviceKeys>>()
+  private listeners = new Set<(item: TimelineItem) => void>()
+
+  constructor(
+    readonly roomId: string,
+    private readonly host: RoomsHost,
+    /** Who this device acts as here: the user, or a desk (with the desk's key as "device"). */
+    readonly as: {
+      memberId: string
+      deviceId: string
+      signSk: Uint8Array
+      boxKeyPair: { publicKey: Uint8Array; privateKey: Uint8Array }
+    },
+  ) {
+    this.receiver = new ReceiverState(roomId)
+  }
+
+  onItem(fn: (item: TimelineItem) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Queues events for in-order processing; resolves when they are processed. */
+  ingest(events: readonly RoomEventWire[]): Promise<void> {
+    const run = async () => {
+      for (const e of events) {
+        if (e.seq <= this.cursor) continue
+        if (e.seq !== this.cursor + 1)
+          throw new Error(`room ${this.roomId}: expected seq ${this.cursor + 1}, got ${e.seq}`)
+        await this.process(e)
+        this.cursor = e.seq
+      }
+    }
+    this.queue = this.queue.then(run, run)
+    return this.queue
+  }
+
+  /** Makes sure the directory knows every device of these members (verified by the host). */
+  async directoryFor(commits: readonly Commit[]): Promise<DeviceDirectory> {
+    for (const c of commits) {
+      for (const m of [...c.members, { userId: c.committer.userId, kind: 'user' as const }]) {
+        const kind = 'kind' in m ? m.kind : 'user'
+        const have = this.directoryCache.get(m.userId)
+        const needed = 'devices' in m ? (m.devices as readonly string[]) : [c.committer.deviceId]
+        if (!have || needed.some((d) => !have.has(d))) {
+          this.directoryCache.set(m.userId, await this.host.memberDevices(m.userId, kind))
+        }
+      }
+    }
+    return (userId, deviceId) => this.directoryCache.get(userId)?.get(deviceId)
+  }
+
+  async directory(): Promise<DeviceDirectory> {
+    return this.directoryFor(this.commits)
+  }
+
+  private emit(item: TimelineItem): void {
+    this.timeline.push(item)
+    for (const l of this.listeners) l(item)
+  }
+
+  private async process(e: RoomEventWire): Promise<void> {
+    if (e.kind === 'commit') return this.processCommit(e)
+    return this.processMessage(e)
+  }
+
+  private async processCommit(e: RoomEventWire): Promise<void> {
+    const commit = parseCommit(fromB64(e.body))
+    const dir = await this.directoryFor([...this.commits, commit])
+    try {
+      this.state = this.state
+        ? validateExtension(this.state, [commit], dir)
+        : validateChain([commit], dir)
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'invalid'
+      // A commit the chain does not justify is refused: nothing after it can be trusted.
+      throw new ChainRefusedError(
+        code,
+        `kamer ${this.roomId}: commit ${commit.epoch} geweigerd (${code})`,
+      )
+    }
+    this.commits.push(commit)
+    const meIn = this.state.devices.some(
+      (d) => d.userId === this.as.memberId && d.deviceId === this.as.deviceId,
+    )
+    this.removed = !meIn
+    if (meIn && !this.receiver.hasEpoch(commit.epoch)) {
+      const isMine =
+        commit.committer.userId === this.as.memberId &&
+        commit.committer.deviceId === this.as.deviceId
+      if (!isMine) await this.openMyWelcome(commit, dir)
+    }
+    this.emit({
+      kind: 'membership',
+      seq: e.seq,
+      at: e.at,
+      from: e.from,
+      action: commit.action,
+      epoch: commit.epoch,
+      subjects: commit.subjects,
+    })
+  }
+
+  private welcomes: Map<number, Uint8Array> | undefined
+
+  private async openMyWelcome(commit: Commit, dir: DeviceDirectory): Promise<void> {
+    if (!this.welcomes?.has(commit.epoch)) {
+      const list = await this.host.request<{ epoch: number; sealed: string }[]>(
+        'GET',
+        `/api/v1/rooms/${encodeURIComponent(this.roomId)}/welcomes?device=${encodeURIComponent(this.as.deviceId)}${this.as.memberId !== this.host.userId() ? `&as=${encodeURIComponent(this.as.memberId)}` : ''}`,
+      )
+      this.welcomes = new Map(list.map((w) => [w.epoch, fromB64(w.sealed)]))
+    }
+    const sealed = this.welcomes.get(commit.epoch)
+    const committerKeys = dir(commit.committer.userId, commit.committer.deviceId)
+    if (!sealed || !committerKeys) return
+    try {
+      const opened = openWelcome(
+        sealed,
+        this.as.boxKeyPair,
+        { userId: this.as.memberId, deviceId: this.as.deviceId },
+        commit,
+        committerKeys.signPk,
+      )
+      this.receiver.acceptWelcome(opened)
+    } catch {
+      // Left without the key: messages of this epoch will say why they cannot be read.
+    }
+  }
+
+  private async processMessage(e: RoomEventWire): Promise<void> {
+    if (!this.state) throw new ChainRefusedError('no-chain', 'message before the genesis commit')
+    let env
+    try {
+      env = parseEnvelope(fromB64(e.body))
+    } catch {
+      this.emit({
+        kind: 'undecryptable',
+        seq: e.seq,
+        at: e.at,
+        from: e.from,
+        code: 'malformed',
+        reason: REASONS.default!,
+      })
+      return
+    }
+    try {
+      const opened = openEnvelope(
+        this.receiver,
+        env,
+        this.state,
+        await this.directoryFor(this.commits),
+      )
+      // The server's claimed sender must be the signed one.
+      if (opened.header.senderUserId !== e.from || opened.header.senderDeviceId !== e.dev) {
+        throw new EnvelopeError('unknown-sender', 'sender mismatch')
+      }
+      this.emit({
+        kind: 'message',
+        seq: e.seq,
+        at: e.at,
+        sentAt: opened.header.sentAt,
+        from: opened.header.senderUserId,
+        device: opened.header.senderDeviceId,
+        content: decodeContent(opened.header.type, opened.plaintext),
+        gaps: opened.gaps.reduce((n, g) => n + (g.to - g.from + 1), 0),
+      })
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'invalid'
+      this.emit({
+        kind: 'undecryptable',
+        seq: e.seq,
+        at: e.at,
+        from: e.from,
+        code,
+        reason: REASONS[code] ?? REASONS.default!,
+      })
+    }
+  }
+
+  /** Seals a message for the current epoch. */
+  seal(content: MessageContent, logHead: Uint8Array): { body: string; hash: Uint8Array } {
+    const state = this.state
+    if (!state) throw new Error('room not loaded')
+    if (this.removed)
+      throw new ChainRefusedError(
+        'removed',
+        'Je bent geen lid meer van deze kamer / You are no longer a member',
+      )
+    const secret = this.receiver.epochSecret(state.epoch)
+    if (!secret) throw new EnvelopeError('missing-key', 'no key for the current epoch')
+    const env = sealEnvelope({
+      roomId: this.roomId,
+      epoch: state.epoch,
+      commitHash: commitHash(state.head),
+      senderUserId: this.as.memberId,
+      senderDeviceId: this.as.deviceId,
+      counter: this.sender.take(state.epoch),
+      sentAt: Date.now(),
+      type: content.type,
+      logHead,
+      plaintext: encodeContent(content),
+      epochSecret: secret,
+      signPrivateKey: this.as.signSk,
+    })
+    return { body: toB64(serializeEnvelope(env)), hash: envelopeHash(env) }
+  }
+
+  snapshot(): SessionSnapshot {
+    return { cursor: this.cursor, receiver: this.receiver.toJSON(), sender: this.sender.toJSON() }
+  }
+
+  /** Waits for queued processing. */
+  idle(): Promise<void> {
+    return this.queue
+  }
+}
