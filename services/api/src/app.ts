@@ -25,6 +25,8 @@ import { keyRoutes } from './routes/keys.js'
 import { adminRoutes } from './routes/admin.js'
 import { roomRoutes } from './routes/rooms.js'
 import { Realtime } from './realtime/realtime.js'
+import { Scheduler } from './jobs/scheduler.js'
+import { writeCheckpoint } from './audit.js'
 import { CloseCode, WS_SUBPROTOCOL } from '@vs/protocol'
 
 export type App = FastifyInstance<
@@ -38,6 +40,7 @@ export type App = FastifyInstance<
 declare module 'fastify' {
   interface FastifyInstance {
     realtime: Realtime
+    scheduler: Scheduler
   }
 }
 
@@ -129,6 +132,17 @@ export async function createApp(ctx: AppContext): Promise<App> {
   await realtime.start()
   app.decorate('realtime', realtime)
   app.addHook('onClose', async () => realtime.stop())
+
+  const scheduler = new Scheduler(ctx.db, ctx.logger.child({ area: 'jobs' }), ctx.now)
+  scheduler.add({
+    name: 'audit-checkpoint',
+    everyMs: 60_000,
+    run: async () => {
+      await writeCheckpoint(ctx.db.db, ctx.keys.log.privateKey)
+    },
+  })
+  app.decorate('scheduler', scheduler)
+  app.addHook('onClose', async () => scheduler.stop())
 
   await app.register(healthRoutes(ctx))
   await app.register(authRoutes(ctx, realtime))

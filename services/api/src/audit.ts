@@ -5,7 +5,7 @@
  * Appends are serialised with a transaction-scoped advisory lock.
  */
 import { sql, type Kysely, type Transaction } from 'kysely'
-import { encode, sodium } from '@vs/crypto'
+import { encode, sign, sodium, verify } from '@vs/crypto'
 import type { Database } from './db/schema.js'
 import type { AuditRecord } from './db/tables/audit-log.table.js'
 
@@ -92,14 +92,56 @@ export async function appendAudit(
 
 export interface AuditProblem {
   seq: number
-  problem: 'changed' | 'broken-link' | 'reordered-or-missing'
+  problem:
+    | 'changed'
+    | 'broken-link'
+    | 'reordered-or-missing'
+    | 'checkpoint-mismatch'
+    | 'checkpoint-missing-record'
+    | 'checkpoint-bad-signature'
+}
+
+/** Signs the chain head if it moved since the last checkpoint. */
+export async function writeCheckpoint(
+  db: Kysely<Database>,
+  logPrivateKey: Uint8Array,
+): Promise<number | undefined> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx)
+    const last = await trx
+      .selectFrom('audit_log')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    if (!last) return undefined
+    const cp = await trx
+      .selectFrom('audit_checkpoints')
+      .select('seq')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    if (cp && cp.seq >= last.seq) return undefined
+    const hash = new Uint8Array(last.hash)
+    await trx
+      .insertInto('audit_checkpoints')
+      .values({
+        seq: last.seq,
+        hash,
+        signature: sign('audit-checkpoint/v1', logPrivateKey, last.seq, hash),
+        at: new Date(),
+      })
+      .execute()
+    return last.seq
+  })
 }
 
 /** Walks the whole chain; reports the first record that does not fit and why. */
 export async function verifyAuditChain(
   db: Kysely<Database>,
   onProgress?: (done: number, total: number) => void,
-): Promise<{ ok: boolean; count: number; problems: AuditProblem[] }> {
+  logPublicKey?: Uint8Array,
+): Promise<{ ok: boolean; count: number; checkpoints: number; problems: AuditProblem[] }> {
   const { total } = await db
     .selectFrom('audit_log')
     .select(sql<number>`count(*)::int`.as('total'))
@@ -133,5 +175,73 @@ export async function verifyAuditChain(
     onProgress?.(done, total)
     if (rows.length < pageSize) break
   }
-  return { ok: problems.length === 0, count: done, problems }
+  // Checkpoints: the signed (seq, hash) must still match the record at that seq.
+  const cps = await db.selectFrom('audit_checkpoints').selectAll().orderBy('seq').execute()
+  for (const cp of cps) {
+    if (logPublicKey) {
+      try {
+        verify(
+          'audit-checkpoint/v1',
+          logPublicKey,
+          new Uint8Array(cp.signature),
+          cp.seq,
+          new Uint8Array(cp.hash),
+        )
+      } catch {
+        problems.push({ seq: cp.seq, problem: 'checkpoint-bad-signature' })
+        continue
+      }
+    }
+    const r = await db
+      .selectFrom('audit_log')
+      .select('hash')
+      .where('seq', '=', cp.seq)
+      .executeTakeFirst()
+    if (!r) problems.push({ seq: cp.seq, problem: 'checkpoint-missing-record' })
+    else if (Buffer.compare(new Uint8Array(r.hash), new Uint8Array(cp.hash)) !== 0) {
+      problems.push({ seq: cp.seq, problem: 'checkpoint-mismatch' })
+    }
+  }
+  return { ok: problems.length === 0, count: done, checkpoints: cps.length, problems }
+}
+
+/** Audit records in a time range, oldest first, in pages (for export). */
+export async function* auditRecords(
+  db: Kysely<Database>,
+  from: Date,
+  to: Date,
+  pageSize = 1000,
+): AsyncGenerator<AuditRecord[]> {
+  let last = 0
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('at', '>=', from)
+      .where('at', '<', to)
+      .where('seq', '>', last)
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute()
+    if (rows.length === 0) return
+    yield rows
+    last = rows[rows.length - 1]!.seq
+  }
+}
+
+export function auditRecordJson(r: AuditRecord): Record<string, unknown> {
+  return {
+    seq: r.seq,
+    at: r.at.toISOString(),
+    event: r.event,
+    actorUserId: r.actor_user_id,
+    actorDeviceId: r.actor_device_id,
+    onBehalfOf: r.on_behalf_of,
+    subjectKind: r.subject_kind,
+    subjectId: r.subject_id,
+    outcome: r.outcome,
+    details: r.details ? (JSON.parse(r.details) as unknown) : null,
+    hash: Buffer.from(r.hash).toString('hex'),
+    prevHash: Buffer.from(r.prev_hash).toString('hex'),
+  }
 }

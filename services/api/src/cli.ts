@@ -6,7 +6,10 @@ import { cryptoReady } from '@vs/crypto'
 import { ConfigError, envToCfg, readEnv, type ServerConfig } from './config.js'
 import { Db } from './db/index.js'
 import { migrateToLatestOrThrow, migrationStatus } from './db/migrate.js'
-import { verifyAuditChain } from './audit.js'
+import { auditRecordJson, auditRecords, verifyAuditChain } from './audit.js'
+import { loadOrCreateKeys } from './keys.js'
+import { createWriteStream } from 'node:fs'
+import { sql } from 'kysely'
 import { progressBar } from './progress.js'
 import { AppContext } from './context.js'
 import { bootstrapInvitation } from './identity/bootstrap.js'
@@ -128,15 +131,55 @@ export function buildCli(
     .action(async () => {
       await withDb(cfg(), async (db) => {
         const bar = progressBar('audit verify')
-        const res = await verifyAuditChain(db.db, (done, total) => bar.update(done, total))
+        const c = cfg()
+        const logPk = c.ephemeralKeys ? undefined : loadOrCreateKeys(c.keysDir).log.publicKey
+        const res = await verifyAuditChain(db.db, (done, total) => bar.update(done, total), logPk)
         bar.stop()
         if (res.ok) {
-          out(`Audit chain intact: ${res.count} records.\n`)
+          out(`Audit chain intact: ${res.count} records, ${res.checkpoints} signed checkpoints.\n`)
         } else {
           for (const p of res.problems) out(`record ${p.seq}: ${p.problem}\n`)
           out(`Audit chain BROKEN: ${res.problems.length} problem(s) in ${res.count} records.\n`)
           process.exitCode = 2
         }
+      })
+    })
+
+  audit
+    .command('export')
+    .description('write audit records as JSON lines (one record per line)')
+    .requiredOption('--from <date>', 'start (inclusive), ISO date or date-time, e.g. 2026-11-01')
+    .requiredOption('--to <date>', 'end (exclusive), ISO date or date-time')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action(async (opts: { from: string; to: string; out?: string }) => {
+      const from = new Date(opts.from)
+      const to = new Date(opts.to)
+      if (Number.isNaN(from.getTime())) throw new UsageError('--from is not a date')
+      if (Number.isNaN(to.getTime())) throw new UsageError('--to is not a date')
+      if (to <= from) throw new UsageError('--to must be after --from')
+      await withDb(cfg(), async (db) => {
+        const { total } = await db.db
+          .selectFrom('audit_log')
+          .select(sql<number>`count(*)::int`.as('total'))
+          .where('at', '>=', from)
+          .where('at', '<', to)
+          .executeTakeFirstOrThrow()
+        const sink = opts.out ? createWriteStream(opts.out, { mode: 0o600 }) : undefined
+        const write = (line: string) => (sink ? sink.write(line) : out(line))
+        const bar = progressBar('audit export')
+        let done = 0
+        for await (const page of auditRecords(db.db, from, to)) {
+          for (const r of page) write(JSON.stringify(auditRecordJson(r)) + '\n')
+          done += page.length
+          bar.update(done, total)
+        }
+        bar.update(done, total)
+        bar.stop()
+        if (sink)
+          await new Promise<void>((resolve, reject) =>
+            sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          )
+        process.stderr.write(`Exported ${done} audit records.\n`)
       })
     })
 

@@ -1,5 +1,5 @@
 /** The central table interface. */
-import type { AuditLogTable } from './tables/audit-log.table.js'
+import type { AuditCheckpointTable, AuditLogTable, JobTable } from './tables/audit-log.table.js'
 import type {
   DeskKeyGrantTable,
   DeskMemberTable,
@@ -29,6 +29,8 @@ import type {
 
 export interface Database {
   audit_log: AuditLogTable
+  audit_checkpoints: AuditCheckpointTable
+  jobs: JobTable
   regions: RegionTable
   organisations: OrganisationTable
   users: UserTable

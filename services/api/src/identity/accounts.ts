@@ -556,3 +556,27 @@ export async function me(ctx: AppContext, userId: string): Promise<Me> {
     hasMasterKey: u.master_pk !== null,
   }
 }
+
+/** A fresh second factor for sensitive actions (reading the audit log). */
+export async function stepUpTotp(ctx: AppContext, userId: string, code: string): Promise<void> {
+  const u = await ctx.db.db
+    .selectFrom('users')
+    .select(['totp_secret', 'totp_last_step'])
+    .where('id', '=', userId)
+    .executeTakeFirstOrThrow()
+  const step = checkTotp(u.totp_secret, code, u.totp_last_step, ctx.now())
+  const bad = () =>
+    createError(
+      'VS_TOTP_REQUIRED',
+      'Voer een nieuwe code uit je authenticator-app in / Enter a fresh authenticator code',
+      403,
+    )
+  if (step === undefined) throw bad()
+  const res = await ctx.db.db
+    .updateTable('users')
+    .set({ totp_last_step: step })
+    .where('id', '=', userId)
+    .where('totp_last_step', '<', step)
+    .executeTakeFirst()
+  if (Number(res.numUpdatedRows) !== 1) throw bad()
+}

@@ -16,11 +16,11 @@ import {
 } from '@vs/protocol'
 import type { AppContext } from '../context.js'
 import { authenticated, principalOf } from '../auth/plugin.js'
-import { createInvitation, createOrganisation } from '../identity/accounts.js'
+import { createInvitation, createOrganisation, stepUpTotp } from '../identity/accounts.js'
 import { publishDeskKey } from '../identity/keys.js'
 import type { Principal } from '../identity/principal.js'
 import { errors } from '../errors.js'
-import { appendAudit } from '../audit.js'
+import { appendAudit, auditRecordJson } from '../audit.js'
 import { errorResponses } from './schemas.js'
 
 function requireCoordinator(p: Principal): void {
@@ -59,6 +59,48 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsync {
         throw errors.notFound('Desk niet gevonden / Desk not found')
       return desk
     }
+
+    /**
+     * Reading the audit log (NEN 7513): coordinators only, with a fresh TOTP code in
+     * `x-vs-totp` (a second factor at the moment of access, not just at sign-in).
+     */
+    app.get(
+      '/api/v1/audit',
+      {
+        schema: {
+          tags,
+          querystring: Type.Object({
+            from: Type.String({ format: 'date-time' }),
+            to: Type.String({ format: 'date-time' }),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          }),
+          headers: Type.Object({ 'x-vs-totp': Type.String({ pattern: '^\\d{6}$' }) }),
+          response: {
+            200: Type.Object({ records: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
+            ...errorResponses,
+          },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req)
+        requireCoordinator(p)
+        await stepUpTotp(ctx, p.userId, req.headers['x-vs-totp'])
+        const rows = await db
+          .selectFrom('audit_log')
+          .selectAll()
+          .where('at', '>=', new Date(req.query.from))
+          .where('at', '<', new Date(req.query.to))
+          .orderBy('seq')
+          .limit(req.query.limit ?? 500)
+          .execute()
+        await appendAudit(db, {
+          event: 'audit.read',
+          actorUserId: p.userId,
+          details: { from: req.query.from, to: req.query.to },
+        })
+        return { records: rows.map(auditRecordJson) }
+      },
+    )
 
     app.get(
       '/api/v1/organisations',

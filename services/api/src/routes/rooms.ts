@@ -318,12 +318,10 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
           .insertInto('room_reads')
           .values({ room_id: access.roomId, member_id: member, seq })
           .onConflict((oc) =>
-            oc
-              .columns(['room_id', 'member_id'])
-              .doUpdateSet((eb) => ({
-                seq: eb.fn('greatest', ['room_reads.seq', eb.ref('excluded.seq')]),
-                at: new Date(),
-              })),
+            oc.columns(['room_id', 'member_id']).doUpdateSet((eb) => ({
+              seq: eb.fn('greatest', ['room_reads.seq', eb.ref('excluded.seq')]),
+              at: new Date(),
+            })),
           )
           .execute()
         return { ok: true as const }

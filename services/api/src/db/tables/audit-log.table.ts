@@ -21,3 +21,17 @@ export interface AuditLogTable {
 
 export type AuditRecord = Selectable<AuditLogTable>
 export type NewAuditRecord = Insertable<AuditLogTable>
+
+export interface AuditCheckpointTable {
+  seq: number
+  hash: Uint8Array
+  signature: Uint8Array
+  at: Date
+}
+
+export interface JobTable {
+  name: string
+  lease_owner: string | null
+  lease_until: Date | null
+  last_run_at: Date | null
+}
