@@ -7,12 +7,14 @@ import * as m20261124T120000000Z from './20261124T120000000Z-audit-log.js'
 import * as m20261124T130000000Z from './20261124T130000000Z-identity.js'
 import * as m20261124T140000000Z from './20261124T140000000Z-rooms.js'
 import * as m20261124T150000000Z from './20261124T150000000Z-audit-checkpoints.js'
+import * as m20261124T160000000Z from './20261124T160000000Z-notices.js'
 
 export const migrations: Record<string, Migration> = {
   '20261124T120000000Z-audit-log': m20261124T120000000Z,
   '20261124T130000000Z-identity': m20261124T130000000Z,
   '20261124T140000000Z-rooms': m20261124T140000000Z,
   '20261124T150000000Z-audit-checkpoints': m20261124T150000000Z,
+  '20261124T160000000Z-notices': m20261124T160000000Z,
 }
 
 export const migrationProvider: MigrationProvider = {

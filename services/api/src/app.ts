@@ -24,6 +24,8 @@ import { authRoutes } from './routes/auth.js'
 import { keyRoutes } from './routes/keys.js'
 import { adminRoutes } from './routes/admin.js'
 import { roomRoutes } from './routes/rooms.js'
+import { loopRoutes } from './routes/loop.js'
+import { raiseAlerts } from './loop/notices.js'
 import { Realtime } from './realtime/realtime.js'
 import { Scheduler } from './jobs/scheduler.js'
 import { writeCheckpoint } from './audit.js'
@@ -141,6 +143,13 @@ export async function createApp(ctx: AppContext): Promise<App> {
       await writeCheckpoint(ctx.db.db, ctx.keys.log.privateKey)
     },
   })
+  scheduler.add({
+    name: 'loop-alerts',
+    everyMs: 60_000,
+    run: async (now) => {
+      await raiseAlerts(ctx.db.db, now)
+    },
+  })
   app.decorate('scheduler', scheduler)
   app.addHook('onClose', async () => scheduler.stop())
 
@@ -149,6 +158,7 @@ export async function createApp(ctx: AppContext): Promise<App> {
   await app.register(keyRoutes(ctx))
   await app.register(adminRoutes(ctx))
   await app.register(roomRoutes(ctx, realtime))
+  await app.register(loopRoutes(ctx, realtime))
 
   if (existsSync(ctx.cfg.webDir)) {
     await app.register(fastifyStatic, { root: ctx.cfg.webDir, prefix: '/', index: 'index.html' })

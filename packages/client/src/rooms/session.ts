@@ -23,6 +23,9 @@ import {
   type DeviceDirectory,
   type DeviceKeys,
   type RoomState,
+  type Envelope,
+  decodeNoticeContent,
+  fromUtf8,
 } from '@vs/crypto'
 import type { RoomEventWire } from '@vs/protocol'
 import { decodeContent, encodeContent, type MessageContent } from './content.js'
@@ -39,6 +42,22 @@ export type TimelineItem =
       content: MessageContent
       /** Counters of this sender that never arrived (suppression shows here). */
       gaps: number
+    }
+  | {
+      kind: 'notice'
+      seq: number
+      at: number
+      sentAt: number
+      from: string
+      device: string
+      notice: {
+        noticeId: string
+        kind: string
+        dates: Readonly<Record<string, string>>
+        details: Record<string, unknown>
+      }
+      /** The envelope, kept to check the server's visible kind and dates against it. */
+      envelope: Envelope
     }
   | {
       kind: 'membership'
@@ -260,6 +279,25 @@ export class RoomSession {
       if (opened.header.senderUserId !== e.from || opened.header.senderDeviceId !== e.dev) {
         throw new EnvelopeError('unknown-sender', 'sender mismatch')
       }
+      if (opened.header.type === 'notice') {
+        const c = decodeNoticeContent(opened.plaintext)
+        this.emit({
+          kind: 'notice',
+          seq: e.seq,
+          at: e.at,
+          sentAt: opened.header.sentAt,
+          from: opened.header.senderUserId,
+          device: opened.header.senderDeviceId,
+          notice: {
+            noticeId: c.noticeId,
+            kind: c.kind,
+            dates: c.dates,
+            details: JSON.parse(fromUtf8(c.details)) as Record<string, unknown>,
+          },
+          envelope: env,
+        })
+        return
+      }
       this.emit({
         kind: 'message',
         seq: e.seq,
@@ -285,6 +323,15 @@ export class RoomSession {
 
   /** Seals a message for the current epoch. */
   seal(content: MessageContent, logHead: Uint8Array): { body: string; hash: Uint8Array } {
+    return this.sealRaw(content.type, encodeContent(content), logHead)
+  }
+
+  /** Seals raw plaintext bytes of a given type for the current epoch. */
+  sealRaw(
+    type: string,
+    plaintext: Uint8Array,
+    logHead: Uint8Array,
+  ): { body: string; hash: Uint8Array } {
     const state = this.state
     if (!state) throw new Error('room not loaded')
     if (this.removed)
@@ -302,9 +349,9 @@ export class RoomSession {
       senderDeviceId: this.as.deviceId,
       counter: this.sender.take(state.epoch),
       sentAt: Date.now(),
-      type: content.type,
+      type,
       logHead,
-      plaintext: encodeContent(content),
+      plaintext,
       epochSecret: secret,
       signPrivateKey: this.as.signSk,
     })

@@ -26,6 +26,12 @@ import type {
   RoomTable,
   RoomWelcomeTable,
 } from './tables/room.table.js'
+import type {
+  AlertTable,
+  MonitoringCheckTable,
+  NoticeAckTable,
+  NoticeTable,
+} from './tables/notice.table.js'
 
 export interface Database {
   audit_log: AuditLogTable
@@ -53,4 +59,8 @@ export interface Database {
   room_reads: RoomReadTable
   room_files: RoomFileTable
   room_file_chunks: RoomFileChunkTable
+  notices: NoticeTable
+  notice_acks: NoticeAckTable
+  monitoring_checks: MonitoringCheckTable
+  alerts: AlertTable
 }

@@ -415,9 +415,14 @@ export async function createSession(ctx: AppContext, userId: string, userAgent: 
 
 /**
  * Rotates a refresh token. A token that was already rotated means two parties hold it
- * (it was stolen): the whole session, with every token descended from it, is revoked.
+ * (it was stolen): the whole session, with every token descended from it, is revoked,
+ * and `onRevoked` is told which session so its live sockets can be closed too.
  */
-export async function refresh(ctx: AppContext, token: string): Promise<Tokens> {
+export async function refresh(
+  ctx: AppContext,
+  token: string,
+  onRevoked?: (session: { userId: string; sessionId: string }) => void,
+): Promise<Tokens> {
   const invalid = () =>
     createError('VS_REFRESH_INVALID', 'Sessie verlopen, meld je opnieuw aan / Session expired', 401)
   return ctx.db.db
@@ -451,7 +456,7 @@ export async function refresh(ctx: AppContext, token: string): Promise<Tokens> {
           subjectId: row.sessionId,
           details: { reason: 'refresh-token-reuse' },
         })
-        return null
+        return { revoked: { userId: row.userId, sessionId: row.sessionId } }
       }
       if (row.expires_at.getTime() < ctx.now().getTime()) throw invalid()
       await trx
@@ -470,12 +475,14 @@ export async function refresh(ctx: AppContext, token: string): Promise<Tokens> {
     })
     .then((r) => {
       // Thrown after the revocation committed.
-      if (!r)
+      if (r.revoked) {
+        onRevoked?.(r.revoked)
         throw createError(
           'VS_REFRESH_REUSED',
           'Sessie ingetrokken: token hergebruikt / Session revoked: token reuse',
           401,
         )
+      }
       return r
     })
 }

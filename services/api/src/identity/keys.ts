@@ -298,6 +298,9 @@ export async function revokeDevice(
   revokedAt: number,
   signature: Uint8Array,
 ) {
+  // Past ±8.64e15 ms there is no Date: the database would refuse it as a 500, not a 400.
+  if (Number.isNaN(new Date(revokedAt).getTime()))
+    throw errors.badRequest('Ongeldig tijdstip van intrekking / Invalid revocation time')
   await ctx.db.db.transaction().execute(async (trx) => {
     const d = await trx
       .selectFrom('devices')

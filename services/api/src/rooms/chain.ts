@@ -171,6 +171,7 @@ export async function createRoom(
         kind: genesis.kind,
         region_id: principal.regionId,
         created_by: principal.userId,
+        created_at: ctx.now(),
         epoch: 0,
         head_hash: hash,
         last_seq: 0,

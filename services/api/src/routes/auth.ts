@@ -97,7 +97,7 @@ export function authRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
         config: credentialLimit,
         schema: { tags: ['identity'], body: Refresh, response: { 200: Tokens, ...errorResponses } },
       },
-      async (req) => refresh(ctx, req.body.refreshToken),
+      async (req) => refresh(ctx, req.body.refreshToken, (s) => rt.disconnect(s)),
     )
 
     await app.register(
@@ -151,13 +151,16 @@ export function authRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
             },
           },
           async (req) => {
+            const userId = principalOf(req).userId
             const n = await revokeSessions(
               ctx,
-              principalOf(req).userId,
+              userId,
               { sessionId: req.params.id },
               'revoked-by-user',
             )
             if (n === 0) throw errors.notFound('Sessie niet gevonden / Session not found')
+            // A lost device's open socket would otherwise keep streaming until its token expires.
+            rt.disconnect({ userId, sessionId: req.params.id })
             return { ok: true as const }
           },
         )

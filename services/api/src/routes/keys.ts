@@ -176,7 +176,10 @@ export function keyRoutes(ctx: AppContext): FastifyPluginAsync {
       {
         schema: {
           tags,
-          querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }),
+          // key_log.idx is a 32-bit integer: a larger `from` would fail in the database (500).
+          querystring: Type.Object({
+            from: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+          }),
           response: { 200: KeyLogPage, ...errorResponses },
         },
       },

@@ -30,12 +30,16 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
 }
 
 /** An in-process app on this test file's own database (use `app.inject()`). */
-export async function createTestApp(overrides: Partial<ServerConfig> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Partial<ServerConfig> = {},
+  ctxOverrides: { now?: () => Date } = {},
+): Promise<TestApp> {
   const testDb = await createTestDb(inject('dbTemplate'))
   const cfg = testConfig(overrides)
   const ctx = await AppContext.fromConfig(cfg, {
     db: testDb.db,
     logger: createLogger(cfg.logLevel),
+    ...ctxOverrides,
   })
   const app = await createApp(ctx)
   return {
@@ -52,8 +56,12 @@ export async function createTestApp(overrides: Partial<ServerConfig> = {}): Prom
 /** An in-process app listening on a free port of 127.0.0.1 (for WebSocket tests). */
 export async function listenTestApp(
   overrides: Partial<ServerConfig> = {},
+  ctxOverrides: { now?: () => Date } = {},
 ): Promise<TestApp & { url: string }> {
-  const t = await createTestApp({ ephemeralKeys: true, passwordHashCost: 'min', ...overrides })
+  const t = await createTestApp(
+    { ephemeralKeys: true, passwordHashCost: 'min', ...overrides },
+    ctxOverrides,
+  )
   await t.app.listen({ port: 0, host: '127.0.0.1' })
   const addr = t.app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : 0
