@@ -39,4 +39,26 @@ export default tseslint.config(
     files: ['services/api/src/auth/tokens.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  {
+    // Tests forge hostile tokens with jose to prove the server refuses them; libsodium
+    // stays behind @vs/crypto there too.
+    files: ['**/tests/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'libsodium-wrappers-sumo',
+              message: 'Use @vs/crypto: it is the only importer of libsodium.',
+            },
+            {
+              name: 'libsodium-wrappers',
+              message: 'Use @vs/crypto: it is the only importer of libsodium.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 )

@@ -17,6 +17,9 @@ export const Sig64 = Type.String({ pattern: '^[A-Za-z0-9_-]{86}$' })
 export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' })
 export type Id = Static<typeof Id>
 
+/** A device id: a random id, or a desk key version such as `v1`. */
+export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
+
 export const IsoDate = Type.String({ format: 'date-time' })
 export const DateOnly = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
 

@@ -3,7 +3,7 @@
  * subprotocol `vs.auth.<token>`, never in the URL). JSON text frames; bytes base64url.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { Id } from './common.js'
+import { DeviceId, Id } from './common.js'
 
 export const WS_SUBPROTOCOL = 'vs.v1'
 export const WS_AUTH_PREFIX = 'vs.auth.'
@@ -30,7 +30,7 @@ export const ClientSend = Type.Object({
   /** Idempotency key: a retry with the same key never creates a second event. */
   idem: IdemKey,
   /** The sending device (must be the caller's, and in the room's current epoch). */
-  dev: Id,
+  dev: DeviceId,
   /** Act as a desk the caller staffs (desk rooms). */
   as: Type.Optional(Id),
   body: Body,

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { B64, Id, IsoDate } from './common.js'
+import { B64, DeviceId, Id, IsoDate } from './common.js'
 
 export const RoomKindWire = Type.Union([
   Type.Literal('case'),
@@ -9,7 +9,7 @@ export const RoomKindWire = Type.Union([
 
 export const WelcomeWire = Type.Object({
   memberId: Id,
-  deviceId: Id,
+  deviceId: DeviceId,
   sealed: B64({ maxLength: 2048 }),
 })
 export type WelcomeWire = Static<typeof WelcomeWire>
@@ -43,7 +43,7 @@ export type RoomSummary = Static<typeof RoomSummary>
 
 export const SendMessage = Type.Object({
   idem: Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' }),
-  dev: Id,
+  dev: DeviceId,
   as: Type.Optional(Id),
   body: B64({ maxLength: 100_000 }),
 })

@@ -1,17 +1,27 @@
 /**
  * Builds the web client to static files in dist/ (served by the API at `/`).
- * Usage: pnpm --filter @vs/web build [--watch]
+ * Usage: pnpm --filter @vs/web build [--watch] [--outdir <dir>]
+ * libsodium is bundled with its WebAssembly inline, so the app runs under the API's
+ * CSP (`script-src 'self' 'wasm-unsafe-eval'`) with no extra files or eval.
  */
 import { cp, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import * as esbuild from 'esbuild'
 
 if (process.argv.includes('--help')) {
-  process.stdout.write('Builds packages/web to packages/web/dist. Options: --watch\n')
+  process.stdout.write(
+    'Builds packages/web to packages/web/dist. Options: --watch, --outdir <dir> (another folder)\n',
+  )
   process.exit(0)
 }
 const root = path.resolve(import.meta.dirname, '..')
-const dist = path.join(root, 'dist')
+const outIdx = process.argv.indexOf('--outdir')
+const outArg = outIdx >= 0 ? process.argv[outIdx + 1] : undefined
+if (outIdx >= 0 && !outArg) {
+  process.stderr.write('--outdir needs a folder\n')
+  process.exit(2)
+}
+const dist = outArg ? path.resolve(outArg) : path.join(root, 'dist')
 await rm(dist, { recursive: true, force: true })
 await mkdir(dist, { recursive: true })
 await cp(path.join(root, 'public'), dist, { recursive: true })

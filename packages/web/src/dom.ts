@@ -19,6 +19,15 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el
 }
 
-export function mount(root: HTMLElement, ...nodes: Node[]): void {
-  root.replaceChildren(...nodes)
+/** Replaces the children of `root`; null, undefined and false are skipped. */
+export function mount(root: HTMLElement, ...children: Child[]): void {
+  root.replaceChildren(
+    ...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false),
+  )
+}
+
+/** Adds a click handler and returns the element (for use inside `h(...)` trees). */
+export function onClick<E extends HTMLElement>(el: E, handler: (e: MouseEvent) => void): E {
+  el.addEventListener('click', handler)
+  return el
 }

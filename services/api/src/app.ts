@@ -25,6 +25,7 @@ import { keyRoutes } from './routes/keys.js'
 import { adminRoutes } from './routes/admin.js'
 import { roomRoutes } from './routes/rooms.js'
 import { loopRoutes } from './routes/loop.js'
+import { consultRoutes } from './routes/consult.js'
 import { raiseAlerts } from './loop/notices.js'
 import { Realtime } from './realtime/realtime.js'
 import { Scheduler } from './jobs/scheduler.js'
@@ -119,7 +120,8 @@ export async function createApp(ctx: AppContext): Promise<App> {
     options: {
       maxPayload: 256 * 1024,
       // Answer with our protocol; the token rides along as a second subprotocol.
-      handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+      handleProtocols: (protocols: Set<string>) =>
+        protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false,
     },
     preClose(done) {
       // Tell every client we are going away so its SDK reconnects elsewhere.
@@ -159,6 +161,7 @@ export async function createApp(ctx: AppContext): Promise<App> {
   await app.register(adminRoutes(ctx))
   await app.register(roomRoutes(ctx, realtime))
   await app.register(loopRoutes(ctx, realtime))
+  await app.register(consultRoutes(ctx, realtime))
 
   if (existsSync(ctx.cfg.webDir)) {
     await app.register(fastifyStatic, { root: ctx.cfg.webDir, prefix: '/', index: 'index.html' })

@@ -22,7 +22,7 @@ import {
 import type { RoomEventWire, RoomSummary, ServerEvent, WelcomeWire } from '@vs/protocol'
 import { RealtimeConnection } from './connection.js'
 import type { AfspraakContent, FileContent, MessageContent } from './content.js'
-import type { RoomsHost } from './host.js'
+import type { ActingIdentity, RoomsHost } from './host.js'
 import { RoomSession, type TimelineItem } from './session.js'
 
 export interface NewMember {
@@ -40,6 +40,7 @@ function idem(): string {
 
 export class RoomsClient {
   readonly connection: RealtimeConnection
+  private readonly acting: ActingIdentity | undefined
   private sessions = new Map<string, Promise<RoomSession>>()
   private loaded = new Map<string, RoomSession>()
 
@@ -49,11 +50,15 @@ export class RoomsClient {
       realtime?: boolean
       onRemoved?: (roomId: string) => void
       onStatus?: (s: 'connecting' | 'open' | 'closed') => void
+      /** Act as a desk (an advisor answering for Veilig Thuis) instead of as the user. */
+      as?: ActingIdentity
     } = {},
   ) {
+    this.acting = opts.as
     this.connection = new RealtimeConnection({
       baseUrl: host.baseUrl,
       accessToken: () => host.accessToken(),
+      ...(host.wsAuthProtocol ? { authProtocol: () => host.wsAuthProtocol!() } : {}),
       onEvent: (ev) => this.onEvent(ev),
       ...(opts.onRemoved ? { onRemoved: opts.onRemoved } : {}),
       ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
@@ -69,12 +74,8 @@ export class RoomsClient {
     return this.host.request('GET', '/api/v1/rooms')
   }
 
-  private me(): {
-    memberId: string
-    deviceId: string
-    signSk: Uint8Array
-    boxKeyPair: { publicKey: Uint8Array; privateKey: Uint8Array }
-  } {
+  private me(): ActingIdentity {
+    if (this.acting) return this.acting
     const d = this.host.device()
     return {
       memberId: this.host.userId(),
@@ -104,6 +105,8 @@ export class RoomsClient {
     kind: RoomKind
     label?: string
     members: readonly NewMember[]
+    /** Create through another endpoint (consultations), with extra body fields. */
+    via?: { path: string; extra: Record<string, unknown> }
   }): Promise<string> {
     const me = this.me()
     const roomId = randomId()
@@ -131,7 +134,8 @@ export class RoomsClient {
     session.receiver.addEpochSecret(0, commitHash(genesis), secret)
     this.loaded.set(roomId, session)
     this.sessions.set(roomId, Promise.resolve(session))
-    await this.host.request('POST', '/api/v1/rooms', {
+    await this.host.request('POST', opts.via?.path ?? '/api/v1/rooms', {
+      ...(opts.via?.extra ?? {}),
       genesis: toB64(serializeCommit(genesis)),
       welcomes: welcomesWire(welcomes),
     })
@@ -191,7 +195,9 @@ export class RoomsClient {
     const session = await this.open(roomId)
     await session.idle()
     const { body } = session.seal(content, this.host.logHead())
-    const { seq } = await this.connection.send(roomId, idem(), this.host.device().deviceId, body)
+    const me = this.me()
+    const as = me.memberId !== this.host.userId() ? me.memberId : undefined
+    const { seq } = await this.connection.send(roomId, idem(), me.deviceId, body, as)
     return seq
   }
 

@@ -44,6 +44,8 @@ export interface ConnectionOptions {
   /** e.g. http://127.0.0.1:8080; `/ws` is appended with the ws(s) scheme. */
   baseUrl: string
   accessToken: () => Promise<string>
+  /** The authentication subprotocol; default `vs.auth.<access token>`. */
+  authProtocol?: () => Promise<string>
   onEvent: (ev: ServerEvent) => void
   onRemoved?: (roomId: string) => void
   onStatus?: (status: 'connecting' | 'open' | 'closed') => void
@@ -176,17 +178,19 @@ export class RealtimeConnection {
   private async connect(): Promise<void> {
     if (this.stopped) return
     this.opts.onStatus?.('connecting')
-    let token: string
+    let auth: string
     let Ctor: SocketCtor
     try {
-      token = await this.opts.accessToken()
+      auth = this.opts.authProtocol
+        ? await this.opts.authProtocol()
+        : WS_AUTH_PREFIX + (await this.opts.accessToken())
       Ctor = await socketCtor()
     } catch {
       return this.scheduleReconnect()
     }
     if (this.stopped) return
     const url = this.opts.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'
-    const socket = new Ctor(url, [WS_SUBPROTOCOL, WS_AUTH_PREFIX + token])
+    const socket = new Ctor(url, [WS_SUBPROTOCOL, auth])
     this.socket = socket
     socket.onopen = () => {
       if (this.socket !== socket) return

@@ -23,4 +23,14 @@ export interface RoomsHost {
   memberDevices(memberId: string, kind: 'user' | 'desk'): Promise<Map<string, DeviceKeys>>
   /** The latest verified key-log head (32 bytes). */
   logHead(): Uint8Array
+  /** The WebSocket authentication subprotocol, when not `vs.auth.<access token>`. */
+  wsAuthProtocol?(): Promise<string>
+}
+
+/** An identity a rooms client acts as: the user's own device, or a desk's key. */
+export interface ActingIdentity {
+  memberId: string
+  deviceId: string
+  signSk: Uint8Array
+  boxKeyPair: { publicKey: Uint8Array; privateKey: Uint8Array }
 }

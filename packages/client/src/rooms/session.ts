@@ -121,6 +121,9 @@ export class RoomSession {
   receiver: ReceiverState
   sender = new SenderState()
   removed = false
+  /** Highest counter seen per epoch from the identity this session sends as. */
+  private ownSeen = new Map<number, number>()
+  private nextCounter = new Map<number, number>()
   private queue: Promise<void> = Promise.resolve()
   private directoryCache = new Map<string, Map<string, DeviceKeys>>()
   private listeners = new Set<(item: TimelineItem) => void>()
@@ -275,6 +278,15 @@ export class RoomSession {
         this.state,
         await this.directoryFor(this.commits),
       )
+      if (
+        opened.header.senderUserId === this.as.memberId &&
+        opened.header.senderDeviceId === this.as.deviceId
+      ) {
+        this.ownSeen.set(
+          opened.header.epoch,
+          Math.max(this.ownSeen.get(opened.header.epoch) ?? -1, opened.header.counter),
+        )
+      }
       // The server's claimed sender must be the signed one.
       if (opened.header.senderUserId !== e.from || opened.header.senderDeviceId !== e.dev) {
         throw new EnvelopeError('unknown-sender', 'sender mismatch')
@@ -347,7 +359,7 @@ export class RoomSession {
       commitHash: commitHash(state.head),
       senderUserId: this.as.memberId,
       senderDeviceId: this.as.deviceId,
-      counter: this.sender.take(state.epoch),
+      counter: this.takeCounter(state.epoch),
       sentAt: Date.now(),
       type,
       logHead,
@@ -356,6 +368,17 @@ export class RoomSession {
       signPrivateKey: this.as.signSk,
     })
     return { body: toB64(serializeEnvelope(env)), hash: envelopeHash(env) }
+  }
+
+  /**
+   * The next counter for this identity in `epoch`: past both what this device sent and
+   * what the room has seen from this identity (advisors of one desk share the desk's
+   * identity, one writer at a time by claiming the consultation).
+   */
+  private takeCounter(epoch: number): number {
+    const c = Math.max(this.nextCounter.get(epoch) ?? 0, (this.ownSeen.get(epoch) ?? -1) + 1)
+    this.nextCounter.set(epoch, c + 1)
+    return c
   }
 
   snapshot(): SessionSnapshot {

@@ -12,7 +12,28 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { AppContext } from '../context.js'
 import { createError, errors } from '../errors.js'
 import { TokenError } from './tokens.js'
-import { loadPrincipal, type Principal } from '../identity/principal.js'
+import { loadCapabilityPrincipal, loadPrincipal, type Principal } from '../identity/principal.js'
+import { hash } from '@vs/crypto'
+
+export const WS_CAPABILITY_PREFIX = 'vs.cap.'
+
+/** A consultation capability from `Authorization: Capability <secret>` or subprotocol `vs.cap.<secret>`. */
+export function capabilityOf(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization
+  if (h?.startsWith('Capability ')) return h.slice(11).trim()
+  const proto = req.headers['sec-websocket-protocol']
+  if (typeof proto === 'string') {
+    for (const p of proto.split(',')) {
+      const v = p.trim()
+      if (v.startsWith(WS_CAPABILITY_PREFIX)) return v.slice(WS_CAPABILITY_PREFIX.length)
+    }
+  }
+  return undefined
+}
+
+export function capabilityHash(secret: string): Uint8Array {
+  return hash('consult-capability/v1', secret)
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,12 +77,27 @@ export async function authenticate(ctx: AppContext, req: FastifyRequest): Promis
   return principal
 }
 
-/** Registers `routes` behind authentication. */
-export function authenticated(ctx: AppContext, routes: FastifyPluginAsync): FastifyPluginAsync {
+/**
+ * Registers `routes` behind authentication. With `allowCapability`, an anonymous asker's
+ * consultation capability is accepted too (room routes only: it opens exactly one room).
+ */
+export function authenticated(
+  ctx: AppContext,
+  routes: FastifyPluginAsync,
+  opts: { allowCapability?: boolean } = {},
+): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     app.decorateRequest('principal', null)
     app.decorateRequest('tokenExpiresAt', 0)
     app.addHook('onRequest', async (req) => {
+      const cap = opts.allowCapability ? capabilityOf(req) : undefined
+      if (cap) {
+        const p = await loadCapabilityPrincipal(ctx.db.db, capabilityHash(cap))
+        if (!p) throw errors.unauthorized('Onbekende toegangssleutel / Unknown capability')
+        req.principal = p
+        req.tokenExpiresAt = Date.now() + 24 * 3600 * 1000
+        return
+      }
       req.principal = await authenticate(ctx, req)
     })
     await app.register(routes)

@@ -1,4 +1,10 @@
 /** The central table interface. */
+import type {
+  AnonMemberTable,
+  ConsultTable,
+  SpentTokenTable,
+  TokenIssuanceTable,
+} from './tables/consult.table.js'
 import type { AuditCheckpointTable, AuditLogTable, JobTable } from './tables/audit-log.table.js'
 import type {
   DeskKeyGrantTable,
@@ -63,4 +69,8 @@ export interface Database {
   notice_acks: NoticeAckTable
   monitoring_checks: MonitoringCheckTable
   alerts: AlertTable
+  consults: ConsultTable
+  anon_members: AnonMemberTable
+  token_issuance: TokenIssuanceTable
+  spent_tokens: SpentTokenTable
 }

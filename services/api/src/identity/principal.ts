@@ -11,6 +11,8 @@ export interface Principal {
   organisationId: string
   regionId: string
   name: string
+  /** An anonymous asker holding a consultation capability: no account behind it. */
+  anonymous?: boolean
 }
 
 /** Loads the principal for a session; undefined if the session or user is gone or revoked. */
@@ -36,4 +38,27 @@ export async function loadPrincipal(
     .where('users.disabled_at', 'is', null)
     .executeTakeFirst()
   return row
+}
+
+/** Principal for a consultation capability (no account, no session, no address). */
+export async function loadCapabilityPrincipal(
+  db: Kysely<Database>,
+  capabilityHash: Uint8Array,
+): Promise<Principal | undefined> {
+  const row = await db
+    .selectFrom('anon_members')
+    .innerJoin('rooms', 'rooms.id', 'anon_members.room_id')
+    .select(['anon_members.id', 'rooms.region_id'])
+    .where('anon_members.capability_hash', '=', capabilityHash)
+    .executeTakeFirst()
+  if (!row) return undefined
+  return {
+    userId: row.id,
+    sessionId: 'capability',
+    role: 'professional',
+    organisationId: '',
+    regionId: row.region_id,
+    name: 'anoniem',
+    anonymous: true,
+  }
 }

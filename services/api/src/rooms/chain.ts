@@ -74,8 +74,10 @@ async function checkCommitter(trx: Trx, principal: Principal, commit: Commit, ac
 }
 
 /** Members must be people or desks of the caller's region. */
-async function checkMembersInRegion(trx: Trx, regionId: string, commit: Commit) {
-  const users = commit.members.filter((m) => m.kind === 'user').map((m) => m.userId)
+export async function checkMembersInRegion(trx: Trx, regionId: string, commit: Commit) {
+  const users = commit.members
+    .filter((m) => m.kind === 'user' && !m.userId.startsWith('anon_'))
+    .map((m) => m.userId)
   const desks = commit.members.filter((m) => m.kind === 'desk').map((m) => m.userId)
   if (users.length) {
     const found = await trx
@@ -146,72 +148,96 @@ export async function createRoom(
   genesisBytes: Uint8Array,
   welcomes: readonly WelcomeWire[],
   actAs: string[],
+  inTrx?: (trx: Trx, genesis: Commit) => Promise<void>,
 ): Promise<{ roomId: string; event: StoredEvent }> {
   const genesis = parse(genesisBytes)
   return ctx.db.db.transaction().execute(async (trx) => {
     await checkCommitter(trx, principal, genesis, actAs)
     await checkMembersInRegion(trx, principal.regionId, genesis)
-    let state: RoomState
-    try {
-      state = validateChain([genesis], await loadDirectory(trx, [genesis]))
-    } catch (err) {
-      chainRefused(err)
-    }
-    const exists = await trx
-      .selectFrom('rooms')
-      .select('id')
-      .where('id', '=', genesis.roomId)
-      .executeTakeFirst()
-    if (exists) throw errors.conflict('VS_ROOM_EXISTS', 'Kamer bestaat al / Room already exists')
-    const hash = commitHash(genesis)
-    await trx
-      .insertInto('rooms')
-      .values({
-        id: genesis.roomId,
-        kind: genesis.kind,
-        region_id: principal.regionId,
-        created_by: principal.userId,
-        created_at: ctx.now(),
-        epoch: 0,
-        head_hash: hash,
-        last_seq: 0,
-      })
-      .execute()
-    await storeMembersAndWelcomes(trx, state, welcomes)
-    const [outcome] = await insertEvents(
+    const r = await insertGenesis(
       trx,
-      [
-        {
-          roomId: genesis.roomId,
-          kind: 'commit',
-          senderId: genesis.committer.userId,
-          senderDevice: genesis.committer.deviceId,
-          idem: 'genesis-0000',
-          body: genesisBytes,
-        },
-      ],
-      () => undefined,
+      ctx,
+      principal.regionId,
+      principal.userId,
+      genesis,
+      genesisBytes,
+      welcomes,
     )
-    if (!outcome?.ok || !outcome.event) throw new Error('genesis insert failed')
-    await trx
-      .insertInto('room_commits')
-      .values({
-        room_id: genesis.roomId,
-        epoch: 0,
-        commit: genesisBytes,
-        commit_hash: hash,
-        seq: outcome.seq,
-      })
-      .execute()
-    await appendAudit(trx, {
-      event: 'room.created',
-      actorUserId: principal.userId,
-      actorDeviceId: genesis.committer.deviceId,
-      subjectKind: genesis.kind,
-      subjectId: genesis.roomId,
-    })
-    return { roomId: genesis.roomId, event: outcome.event }
+    await inTrx?.(trx, genesis)
+    return r
   })
+}
+
+/** Validates and stores a genesis commit as a new room (caller checked who may create it). */
+export async function insertGenesis(
+  trx: Trx,
+  ctx: AppContext,
+  regionId: string,
+  createdBy: string | null,
+  genesis: Commit,
+  genesisBytes: Uint8Array,
+  welcomes: readonly WelcomeWire[],
+): Promise<{ roomId: string; event: StoredEvent }> {
+  let state: RoomState
+  try {
+    state = validateChain([genesis], await loadDirectory(trx, [genesis]))
+  } catch (err) {
+    chainRefused(err)
+  }
+  const exists = await trx
+    .selectFrom('rooms')
+    .select('id')
+    .where('id', '=', genesis.roomId)
+    .executeTakeFirst()
+  if (exists) throw errors.conflict('VS_ROOM_EXISTS', 'Kamer bestaat al / Room already exists')
+  const hash = commitHash(genesis)
+  await trx
+    .insertInto('rooms')
+    .values({
+      id: genesis.roomId,
+      kind: genesis.kind,
+      region_id: regionId,
+      created_by: createdBy,
+      created_at: ctx.now(),
+      epoch: 0,
+      head_hash: hash,
+      last_seq: 0,
+    })
+    .execute()
+  await storeMembersAndWelcomes(trx, state, welcomes)
+  const [outcome] = await insertEvents(
+    trx,
+    [
+      {
+        roomId: genesis.roomId,
+        kind: 'commit',
+        senderId: genesis.committer.userId,
+        senderDevice: genesis.committer.deviceId,
+        idem: 'genesis-0000',
+        body: genesisBytes,
+      },
+    ],
+    () => undefined,
+  )
+  if (!outcome?.ok || !outcome.event) throw new Error('genesis insert failed')
+  await trx
+    .insertInto('room_commits')
+    .values({
+      room_id: genesis.roomId,
+      epoch: 0,
+      commit: genesisBytes,
+      commit_hash: hash,
+      seq: outcome.seq,
+    })
+    .execute()
+  await appendAudit(trx, {
+    event: 'room.created',
+    actorUserId: createdBy,
+    actorDeviceId: createdBy ? genesis.committer.deviceId : null,
+    subjectKind: genesis.kind,
+    subjectId: genesis.roomId,
+  })
+  return { roomId: genesis.roomId, event: outcome.event }
 }
 
 export async function loadChain(

@@ -35,6 +35,20 @@ export async function loadDirectory(db: Db, commits: readonly Commit[]): Promise
       })
     }
   }
+  const anon = [...users].filter((u) => u.startsWith('anon_'))
+  if (anon.length) {
+    const rows = await db
+      .selectFrom('anon_members')
+      .select(['id', 'device_id', 'sign_pk', 'box_pk'])
+      .where('id', 'in', anon)
+      .execute()
+    for (const r of rows) {
+      map.set(`${r.id}\u0000${r.device_id}`, {
+        signPk: new Uint8Array(r.sign_pk),
+        boxPk: new Uint8Array(r.box_pk),
+      })
+    }
+  }
   if (desks.size) {
     const rows = await db
       .selectFrom('desk_key_versions')

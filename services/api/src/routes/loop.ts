@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { B64, Id, Ok } from '@vs/protocol'
+import { B64, DeviceId, Id, Ok } from '@vs/protocol'
 import type { AppContext } from '../context.js'
 import { authenticated, principalOf } from '../auth/plugin.js'
 import { roomAccess } from '../rooms/access.js'
@@ -78,7 +78,7 @@ export function loopRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
           params: Type.Object({ roomId: Id }),
           body: Type.Object({
             idem: Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' }),
-            dev: Id,
+            dev: DeviceId,
             as: Type.Optional(Id),
             body: B64({ maxLength: 100_000 }),
             owner: Type.Optional(Id),

@@ -117,7 +117,25 @@ export class TestHost implements RoomsHost {
     return new Uint8Array(32)
   }
   async memberDevices(memberId: string, kind: 'user' | 'desk'): Promise<Map<string, DeviceKeys>> {
-    if (kind === 'desk') throw new Error('desks not supported in TestHost')
+    if (kind === 'desk') {
+      const versions = await this.request<{ version: number; signPk: string; boxPk: string }[]>(
+        'GET',
+        `/api/v1/desks/${memberId}/keys`,
+      )
+      return new Map(
+        versions.map((v) => [
+          `v${v.version}`,
+          { signPk: fromB64(v.signPk), boxPk: fromB64(v.boxPk) },
+        ]),
+      )
+    }
+    if (memberId.startsWith('anon_')) {
+      const a = await this.request<{ deviceId: string; signPk: string; boxPk: string }>(
+        'GET',
+        `/api/v1/anon-members/${memberId}`,
+      )
+      return new Map([[a.deviceId, { signPk: fromB64(a.signPk), boxPk: fromB64(a.boxPk) }]])
+    }
     const keys = await this.request<{ masterPk: string | null; devices: unknown[] }>(
       'GET',
       `/api/v1/users/${memberId}/keys`,

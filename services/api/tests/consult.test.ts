@@ -1,0 +1,302 @@
+/**
+ * Anonymous consultation (adviesvraag) with a Veilig Thuis desk, end to end: the desk
+ * inbox, claims decided once, answers in the E2E thread, hand-over, closing; and the fully
+ * anonymous mode with blind tokens, with a database scan proving no account link.
+ */
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  IdentifierFoundError,
+  RoomsClient,
+  askAnonymousConsult,
+  askConsult,
+  fetchTokens,
+  type ConsultQuestion,
+  type PublicDesk,
+  type TimelineItem,
+} from '@vs/client/rooms'
+import {
+  certifyDeskKey,
+  deskKeyCertToJSON,
+  generateBoxKeyPair,
+  generateSigningKeyPair,
+} from '@vs/crypto'
+import { http, listenTestApp, makePerson, type Person } from './helpers/index.js'
+
+type T = Awaited<ReturnType<typeof listenTestApp>>
+
+const question: ConsultQuestion = {
+  ageBand: 'ongeboren',
+  weeksPregnant: 24,
+  signals: 'Moeder vertelt over ruzies thuis en is bang voor haar partner.',
+  riskFactors: ['Partnergeweld', 'geïsoleerd gezin'],
+  meldcodeStap: 'Stap 2 — collega en/of Veilig Thuis raadplegen',
+  question: 'Moet ik melden, of kan ik eerst hulp organiseren?',
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+const bodies = (items: readonly TimelineItem[], type: string) =>
+  items.flatMap((i) =>
+    i.kind === 'message' && i.content.type === type
+      ? [i.content.body as Record<string, unknown>]
+      : [],
+  )
+
+describe('adviesvraag', () => {
+  let t: T
+  let coord: Person, a1: Person, a2: Person, prof: Person
+  let deskId: string
+  const deskSign = generateSigningKeyPair()
+  const deskBox = generateBoxKeyPair()
+  const clients: RoomsClient[] = []
+  const track = (c: RoomsClient) => (clients.push(c), c)
+  const asDesk = (p: Person) =>
+    track(
+      new RoomsClient(p.host, {
+        as: { memberId: deskId, deviceId: 'v1', signSk: deskSign.privateKey, boxKeyPair: deskBox },
+      }),
+    )
+
+  beforeAll(async () => {
+    t = await listenTestApp({ logLevel: process.env.VS_TEST_LOG ?? 'silent' })
+    const vt = { organisation: 'Veilig Thuis Twente', kind: 'veilig-thuis' as const }
+    coord = await makePerson(t.ctx, t.url, { ...vt, role: 'coordinator', name: 'Coördinator VT' })
+    a1 = await makePerson(t.ctx, t.url, { ...vt, role: 'advisor', name: 'Adviseur Een' })
+    a2 = await makePerson(t.ctx, t.url, { ...vt, role: 'advisor', name: 'Adviseur Twee' })
+    prof = await makePerson(t.ctx, t.url, {
+      name: 'Verloskundige Vera',
+      organisation: 'Verloskundigen Enschede',
+      kind: 'verloskunde',
+      discipline: 'verloskundige',
+    })
+    const orgId = coord.session.user.organisation.id
+    const desk = await http<{ id: string }>(
+      t.url,
+      'POST',
+      `/api/v1/organisations/${orgId}/desks`,
+      { name: 'Veilig Thuis Twente — advies', purpose: 'advies' },
+      coord.host.token,
+    )
+    deskId = desk.id
+    for (const a of [a1, a2])
+      await http(
+        t.url,
+        'PUT',
+        `/api/v1/desks/${deskId}/advisors/${a.userId}`,
+        undefined,
+        coord.host.token,
+      )
+    const cert = certifyDeskKey(coord.master.privateKey, {
+      deskId,
+      version: 1,
+      signPk: deskSign.publicKey,
+      boxPk: deskBox.publicKey,
+      createdAt: Date.now(),
+    })
+    await http(
+      t.url,
+      'POST',
+      `/api/v1/desks/${deskId}/keys`,
+      { cert: deskKeyCertToJSON(cert), grants: [] },
+      coord.host.token,
+    )
+  })
+  afterAll(async () => {
+    for (const c of clients) c.close()
+    await t.close()
+  })
+
+  it('refuses a question that names the family, before anything is sent', async () => {
+    const p = track(new RoomsClient(prof.host))
+    const before = await t.ctx.db.db
+      .selectFrom('consults')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow()
+    await expect(
+      askConsult(p, deskId, { ...question, signals: 'BSN 111222333, woont op 7511 AB 12' }),
+    ).rejects.toBeInstanceOf(IdentifierFoundError)
+    const after = await t.ctx.db.db
+      .selectFrom('consults')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow()
+    expect(after.n).toBe(before.n)
+  })
+
+  it('asks, is claimed once, answered, handed over and closed', async () => {
+    const p = track(new RoomsClient(prof.host))
+    const roomId = await askConsult(p, deskId, question, { discipline: 'verloskundige' })
+    const inbox = await http<
+      {
+        roomId: string
+        asker: { name: string } | null
+        claimedBy: unknown
+        waitingMinutes: number
+      }[]
+    >(t.url, 'GET', `/api/v1/desks/${deskId}/consults`, undefined, a1.host.token)
+    expect(inbox).toContainEqual(
+      expect.objectContaining({
+        roomId,
+        asker: expect.objectContaining({ name: 'Verloskundige Vera' }),
+        claimedBy: null,
+      }),
+    )
+    // A professional who is not an advisor of the desk sees no inbox.
+    await expect(
+      http(t.url, 'GET', `/api/v1/desks/${deskId}/consults`, undefined, prof.host.token),
+    ).rejects.toMatchObject({ status: 403 })
+
+    const claims = await Promise.allSettled([
+      http(t.url, 'POST', `/api/v1/consults/${roomId}/claim`, {}, a1.host.token),
+      http(t.url, 'POST', `/api/v1/consults/${roomId}/claim`, {}, a2.host.token),
+    ])
+    expect(claims.filter((c) => c.status === 'fulfilled')).toHaveLength(1)
+    expect(claims.find((c) => c.status === 'rejected')).toMatchObject({
+      reason: { status: 409, code: 'VS_CONSULT_TAKEN' },
+    })
+    const winner = claims[0]!.status === 'fulfilled' ? a1 : a2
+    const other = winner === a1 ? a2 : a1
+
+    const desk1 = asDesk(winner)
+    const ds = await desk1.open(roomId)
+    expect(bodies(ds.timeline, 'adviesvraag')[0]).toMatchObject({
+      question: question.question,
+      riskFactors: question.riskFactors,
+    })
+    await desk1.sendText(
+      roomId,
+      'Dank voor je vraag. Bespreek het eerst met je collega; bel ons gerust.',
+    )
+    const ps = await p.open(roomId)
+    await until(() => ps.timeline.some((i) => i.kind === 'message' && i.from === deskId))
+
+    await http(
+      t.url,
+      'POST',
+      `/api/v1/consults/${roomId}/handover`,
+      { to: other.userId },
+      winner.host.token,
+    )
+    const desk2 = asDesk(other)
+    await desk2.sendText(roomId, 'Ik neem het over van mijn collega.')
+    await until(
+      () => ps.timeline.filter((i) => i.kind === 'message' && i.from === deskId).length === 2,
+    )
+    expect(ps.timeline.filter((i) => i.kind === 'undecryptable')).toEqual([])
+    await expect(
+      http(
+        t.url,
+        'POST',
+        `/api/v1/consults/${roomId}/close`,
+        { outcome: 'advies gegeven' },
+        winner.host.token,
+      ),
+    ).rejects.toMatchObject({ status: 403 })
+    await http(
+      t.url,
+      'POST',
+      `/api/v1/consults/${roomId}/close`,
+      { outcome: 'advies gegeven' },
+      other.host.token,
+    )
+    const closed = await http<{ roomId: string; outcome: string }[]>(
+      t.url,
+      'GET',
+      `/api/v1/desks/${deskId}/consults?closed=true`,
+      undefined,
+      other.host.token,
+    )
+    expect(closed.find((c) => c.roomId === roomId)?.outcome).toBe('advies gegeven')
+  })
+
+  it('asks fully anonymously: no account link anywhere, one token once', async () => {
+    const tokens = await fetchTokens(prof.host, 2)
+    expect(tokens).toHaveLength(2)
+    const desks = await http<PublicDesk[]>(t.url, 'GET', '/api/v1/anon/desks')
+    const desk = desks.find((d) => d.id === deskId)!
+    const anon = await askAnonymousConsult(t.url, tokens[0]!, desk, question, {
+      discipline: 'verloskundige',
+    })
+    track(anon.rooms)
+
+    const inbox = await http<
+      { roomId: string; mode: string; asker: unknown; discipline: string }[]
+    >(t.url, 'GET', `/api/v1/desks/${deskId}/consults`, undefined, a1.host.token)
+    expect(inbox).toContainEqual(
+      expect.objectContaining({
+        roomId: anon.roomId,
+        mode: 'fully-anonymous',
+        asker: null,
+        discipline: 'verloskundige',
+      }),
+    )
+    await http(t.url, 'POST', `/api/v1/consults/${anon.roomId}/claim`, {}, a1.host.token)
+    const desk1 = asDesk(a1)
+    const ds = await desk1.open(anon.roomId)
+    expect(bodies(ds.timeline, 'adviesvraag')[0]).toMatchObject({ question: question.question })
+    await desk1.sendText(anon.roomId, 'Je kunt dit anoniem met ons bespreken. Wat zie je precies?')
+    const as = await anon.rooms.open(anon.roomId)
+    await until(() => as.timeline.some((i) => i.kind === 'message' && i.from === deskId))
+
+    // The token cannot be used twice.
+    await expect(askAnonymousConsult(t.url, tokens[0]!, desk, question)).rejects.toMatchObject({
+      status: 409,
+      code: 'VS_TOKEN_SPENT',
+    })
+    // The capability opens this one room only, and nothing that needs an account.
+    await expect(anon.host.request('GET', `/api/v1/me`)).rejects.toMatchObject({ status: 401 })
+    const other = await track(new RoomsClient(prof.host)).create({ kind: 'case', members: [] })
+    await expect(anon.host.request('GET', `/api/v1/rooms/${other}/events`)).rejects.toMatchObject({
+      status: 404,
+    })
+
+    // No row anywhere ties the anonymous room to the professional's account.
+    const db = t.ctx.db.db
+    const tables = await sql<{
+      table_name: string
+    }>`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`.execute(
+      db,
+    )
+    let rowsAboutRoom = 0
+    for (const { table_name } of tables.rows) {
+      const rows = await sql<
+        Record<string, unknown>
+      >`select * from ${sql.table(table_name)}`.execute(db)
+      for (const r of rows.rows) {
+        const text = JSON.stringify(r, (_k, v: unknown) =>
+          v instanceof Uint8Array ? Buffer.from(v).toString('base64url') : v,
+        )
+        if (text.includes(anon.roomId)) {
+          rowsAboutRoom++
+          expect(text, `${table_name} links the anonymous room to the account`).not.toContain(
+            prof.userId,
+          )
+          expect(text).not.toContain(prof.session.sessionId)
+          expect(text).not.toContain('127.0.0.1')
+        }
+      }
+    }
+    expect(rowsAboutRoom).toBeGreaterThan(3)
+    const consult = await db
+      .selectFrom('consults')
+      .selectAll()
+      .where('room_id', '=', anon.roomId)
+      .executeTakeFirstOrThrow()
+    expect(consult.asker_user_id).toBeNull()
+  })
+
+  it('limits tokens per professional per month', async () => {
+    const other = await makePerson(t.ctx, t.url, { name: 'Kraamverzorgende' })
+    await fetchTokens(other.host, 10)
+    await expect(fetchTokens(other.host, 1)).rejects.toMatchObject({
+      status: 429,
+      code: 'VS_TOKEN_LIMIT',
+    })
+  })
+})
