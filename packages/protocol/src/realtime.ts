@@ -16,7 +16,9 @@ const IdemKey = Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' })
 export const ClientSubscribe = Type.Object({
   t: Type.Literal('sub'),
   /** roomId → the last sequence number this client holds (0 for none). */
-  rooms: Type.Record(Id, Type.Integer({ minimum: 0 }), { maxProperties: 1000 }),
+  rooms: Type.Record(Id, Type.Integer({ minimum: 0, maximum: 2_147_483_647 }), {
+    maxProperties: 1000,
+  }),
 })
 export const ClientUnsubscribe = Type.Object({
   t: Type.Literal('unsub'),

@@ -30,6 +30,7 @@ import { raiseAlerts } from './loop/notices.js'
 import { Realtime } from './realtime/realtime.js'
 import { Scheduler } from './jobs/scheduler.js'
 import { writeCheckpoint } from './audit.js'
+import { retentionJob } from './retention/job.js'
 import { CloseCode, WS_SUBPROTOCOL } from '@vs/protocol'
 
 export type App = FastifyInstance<
@@ -152,6 +153,7 @@ export async function createApp(ctx: AppContext): Promise<App> {
       await raiseAlerts(ctx.db.db, now)
     },
   })
+  scheduler.add(retentionJob(ctx))
   app.decorate('scheduler', scheduler)
   app.addHook('onClose', async () => scheduler.stop())
 

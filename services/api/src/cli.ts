@@ -14,6 +14,7 @@ import { progressBar } from './progress.js'
 import { AppContext } from './context.js'
 import { bootstrapInvitation } from './identity/bootstrap.js'
 import { ORG_KINDS, ROLES, type OrgKind, type Role } from '@vs/protocol'
+import { addRetentionCommand } from './retention/cli.js'
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -182,6 +183,8 @@ export function buildCli(
         process.stderr.write(`Exported ${done} audit records.\n`)
       })
     })
+
+  addRetentionCommand(program, cfg, out, withDb, (m) => new UsageError(m))
 
   return program
 }

@@ -32,6 +32,10 @@ export interface ServerConfig {
   passwordHashCost: 'interactive' | 'moderate' | 'min'
   /** Sign-in: failures per account (or address) before a 15-minute lock. */
   signInMaxFailures: number
+  /** Retention: months after closing before a consultation's content is deleted. */
+  retentionConsultMonths: number
+  /** Retention: years after closing (or last activity) before a case room or melding is deleted. */
+  retentionCaseYears: number
 }
 
 export interface ServerEnv {
@@ -46,6 +50,8 @@ export interface ServerEnv {
   KEYS_DIR?: string
   PUBLIC_URL?: string
   TRUST_PROXY?: string
+  RETENTION_CONSULT_MONTHS?: string
+  RETENTION_CASE_YEARS?: string
 }
 
 export class ConfigError extends Error {
@@ -72,6 +78,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
     KEYS_DIR: pick('KEYS_DIR'),
     PUBLIC_URL: pick('PUBLIC_URL'),
     TRUST_PROXY: pick('TRUST_PROXY'),
+    RETENTION_CONSULT_MONTHS: pick('RETENTION_CONSULT_MONTHS'),
+    RETENTION_CASE_YEARS: pick('RETENTION_CASE_YEARS'),
   }
 }
 
@@ -137,5 +145,13 @@ export function envToCfg(env: ServerEnv): ServerConfig {
     ephemeralKeys: false,
     passwordHashCost: 'interactive',
     signInMaxFailures: 5,
+    retentionConsultMonths: int(
+      'RETENTION_CONSULT_MONTHS',
+      env.RETENTION_CONSULT_MONTHS,
+      6,
+      1,
+      1200,
+    ),
+    retentionCaseYears: int('RETENTION_CASE_YEARS', env.RETENTION_CASE_YEARS, 20, 1, 100),
   }
 }

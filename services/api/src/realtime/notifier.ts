@@ -10,6 +10,7 @@ import type { Db, Unlisten } from '../db/index.js'
 import type { Logger } from '../logger.js'
 
 export const EVENTS_CHANNEL = 'vs_events'
+export const SESSIONS_CHANNEL = 'vs_sessions'
 const MAX_PAYLOAD = 7000
 
 export class Notifier {
@@ -23,8 +24,11 @@ export class Notifier {
     private readonly logger: Logger,
   ) {}
 
-  async start(onRemote: (roomId: string, seq: number) => void): Promise<void> {
-    this.unlisten = await this.db.listen(EVENTS_CHANNEL, (payload) => {
+  async start(
+    onRemote: (roomId: string, seq: number) => void,
+    onSessionsEnded: (m: { userId: string; sessionId?: string }) => void = () => {},
+  ): Promise<void> {
+    const events = await this.db.listen(EVENTS_CHANNEL, (payload) => {
       try {
         const msg = JSON.parse(payload) as { n: string; r: [string, number][] }
         if (msg.n === this.nodeId) return
@@ -33,6 +37,33 @@ export class Notifier {
         this.logger.warn({ err }, 'bad notification payload')
       }
     })
+    const sessions = await this.db.listen(SESSIONS_CHANNEL, (payload) => {
+      try {
+        const msg = JSON.parse(payload) as { n: string; u: string; s?: string }
+        if (msg.n !== this.nodeId)
+          onSessionsEnded({ userId: msg.u, ...(msg.s ? { sessionId: msg.s } : {}) })
+      } catch (err) {
+        this.logger.warn({ err }, 'bad notification payload')
+      }
+    })
+    this.unlisten = async () => {
+      await events()
+      await sessions()
+    }
+  }
+
+  /** Tells the other processes to close the sockets of ended sessions (sign-out). */
+  async announceSessionsEnded(m: { userId: string; sessionId?: string }): Promise<void> {
+    const payload = JSON.stringify({
+      n: this.nodeId,
+      u: m.userId,
+      ...(m.sessionId ? { s: m.sessionId } : {}),
+    })
+    try {
+      await sql`select pg_notify(${SESSIONS_CHANNEL}, ${payload})`.execute(this.db.db)
+    } catch (err) {
+      this.logger.warn({ err }, 'notify failed')
+    }
   }
 
   announce(roomId: string, seq: number): void {

@@ -262,7 +262,10 @@ export class Realtime {
   }
 
   async start(): Promise<void> {
-    await this.notifier.start((room, seq) => this.hub.remoteAdvance(room, seq))
+    await this.notifier.start(
+      (room, seq) => this.hub.remoteAdvance(room, seq),
+      (m) => this.disconnectLocal(m),
+    )
     this.heartbeat = setInterval(() => {
       for (const c of this.connections) {
         if (!c.alive) {
@@ -311,8 +314,13 @@ export class Realtime {
     socket.on('error', () => socket.terminate())
   }
 
-  /** Closes every socket of a user or session (sign-out), on this process. */
+  /** Closes every socket of a user or session (sign-out), on every process. */
   disconnect(match: { userId: string; sessionId?: string }): void {
+    this.disconnectLocal(match)
+    void this.notifier.announceSessionsEnded(match)
+  }
+
+  private disconnectLocal(match: { userId: string; sessionId?: string }): void {
     for (const c of this.connections) {
       if (
         c.principal.userId === match.userId &&

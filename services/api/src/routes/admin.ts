@@ -87,10 +87,13 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsync {
         await stepUpTotp(ctx, p.userId, req.headers['x-vs-totp'])
         const rows = await db
           .selectFrom('audit_log')
-          .selectAll()
+          .selectAll('audit_log')
+          // A coordinator reads the records of people in their own region only.
+          .innerJoin('users', 'users.id', 'audit_log.actor_user_id')
+          .where('users.region_id', '=', p.regionId)
           .where('at', '>=', new Date(req.query.from))
           .where('at', '<', new Date(req.query.to))
-          .orderBy('seq')
+          .orderBy('audit_log.seq')
           .limit(req.query.limit ?? 500)
           .execute()
         await appendAudit(db, {

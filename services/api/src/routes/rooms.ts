@@ -188,7 +188,7 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
             tags,
             params: RoomParams,
             querystring: Type.Object({
-              after: Type.Optional(Type.Integer({ minimum: 0 })),
+              after: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
               limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
             }),
             response: {
@@ -309,7 +309,10 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
           schema: {
             tags,
             params: RoomParams,
-            body: Type.Object({ seq: Type.Integer({ minimum: 0 }), as: Type.Optional(Id) }),
+            body: Type.Object({
+              seq: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+              as: Type.Optional(Id),
+            }),
             response: { 200: Ok, ...errorResponses },
           },
         },

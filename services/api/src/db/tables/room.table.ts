@@ -21,6 +21,10 @@ export interface RoomTable {
   head_hash: Uint8Array
   last_commit_at: ColumnType<Date, Date | undefined, Date>
   closed_at: Date | null
+  /** Set by the retention job when a closed case room or melding enters the archive. */
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>
+  /** Set when retention deleted the room's content; the row stays as a tombstone. */
+  deleted_at: ColumnType<Date | null, Date | null | undefined, Date | null>
 }
 
 export interface RoomMemberTable {
