@@ -14,6 +14,7 @@ import {
   RecoveryKeyError,
   auditOwnDevices,
   auditOwnMasterKey,
+  appendEntries,
   bytesEqual,
   certifyDeskKey,
   certifyDevice,
@@ -199,6 +200,10 @@ export class VsClient {
   readonly #pollMs: number
   #session: SessionRecord | undefined
   #syncing: Promise<KeyLogAlertInfo[]> | undefined
+  /** The latest verified key-log head and every head verified so far (see `checkLogHead`). */
+  #logHead: Uint8Array | undefined
+  #knownHeads: Set<string> | undefined
+  #unknownHeads = new Set<string>()
   #lock: Promise<unknown> = Promise.resolve()
 
   private constructor(opts: VsClientOptions) {
@@ -263,6 +268,9 @@ export class VsClient {
   }
 
   async #startSession(s: Session): Promise<Me> {
+    this.#logHead = undefined
+    this.#knownHeads = undefined
+    this.#unknownHeads.clear()
     this.#session = {
       accessToken: s.accessToken,
       refreshToken: s.refreshToken,
@@ -366,6 +374,8 @@ export class VsClient {
   async roomsHost(): Promise<RoomsHost> {
     const userId = this.#userId()
     const { device } = await this.#requireDevice(userId)
+    const saved = await this.#state.keyLog(userId)
+    if (saved && !this.#logHead) this.#logHead = fromB64(saved.state.head)
     const http = this.#http
     const dev: DeviceSecrets = {
       deviceId: device.deviceId,
@@ -392,7 +402,8 @@ export class VsClient {
           )
         return t
       },
-      logHead: () => new Uint8Array(32),
+      logHead: () => this.#logHead ?? new Uint8Array(32),
+      checkLogHead: (head: Uint8Array) => this.#checkLogHead(head),
       memberDevices: async (memberId: string, kind: 'user' | 'desk') => {
         const out = new Map<string, DeviceKeys>()
         if (kind === 'desk') {
@@ -400,8 +411,18 @@ export class VsClient {
             'GET',
             `/api/v1/desks/${encodeURIComponent(memberId)}/keys`,
           )
-          for (const v of versions)
-            out.set(`v${v.version}`, { signPk: fromB64(v.signPk), boxPk: fromB64(v.boxPk) })
+          // Only key versions the key log certifies, with exactly these keys: a desk key
+          // the server swapped or added on its own is not the desk.
+          const certified = await this.#certifiedDeskKeys(memberId, versions.length)
+          for (const v of versions) {
+            const cert = certified.find((c) => c.version === v.version)
+            if (
+              cert &&
+              bytesEqual(cert.signPk, fromB64(v.signPk)) &&
+              bytesEqual(cert.boxPk, fromB64(v.boxPk))
+            )
+              out.set(`v${v.version}`, { signPk: cert.signPk, boxPk: cert.boxPk })
+          }
           return out
         }
         if (memberId.startsWith('anon_')) {
@@ -417,6 +438,49 @@ export class VsClient {
         return out
       },
     }
+  }
+
+  /**
+   * Desk key certificates of `deskId` from the verified key log, each signed by a
+   * coordinator or advisor whose logged master key it verifies under. Syncs the log
+   * first when it knows fewer versions than the server lists.
+   */
+  async #certifiedDeskKeys(deskId: string, listed: number): Promise<DeskKeyCert[]> {
+    const me = this.#userId()
+    let record = await this.#state.keyLog(me)
+    if ((record?.desks[deskId]?.length ?? 0) < listed) {
+      await this.syncKeyLog()
+      record = await this.#state.keyLog(me)
+    }
+    const certs = (record?.desks[deskId] ?? []).map((c) => deskKeyCertFromJSON(c))
+    if (certs.length === 0) return []
+    const people = await this.#http.request<DirectoryEntry[]>('GET', '/api/v1/directory')
+    return certs.filter((c) => this.#deskCertSigner(c, people, record) !== undefined)
+  }
+
+  /**
+   * Whether another member's key-log head is one this client verified: known already, or
+   * known after catching up (it may be newer than mine). All-zero heads carry no claim.
+   */
+  async #checkLogHead(head: Uint8Array): Promise<boolean> {
+    const b64 = toB64(head)
+    if (head.every((b) => b === 0)) return true
+    const me = this.#userId()
+    const known = async () => {
+      if (!this.#knownHeads) {
+        const record = await this.#state.keyLog(me)
+        // A record from before heads were kept cannot tell old from forked: no claim.
+        if (record && !record.heads) return true
+        this.#knownHeads = new Set(record?.heads ?? [])
+      }
+      return this.#knownHeads.has(b64)
+    }
+    if (await known()) return true
+    if (this.#unknownHeads.has(b64)) return false
+    await this.syncKeyLog()
+    if (await known()) return true
+    this.#unknownHeads.add(b64)
+    return false
   }
 
   async localDevice(): Promise<LocalDevice | undefined> {
@@ -984,7 +1048,20 @@ export class VsClient {
     }
     this.#learnFromLog(record, entries)
     const fresh = await this.#auditOwn(userId, entries)
+    if (record.heads || !saved) {
+      // Every intermediate head, so others' older heads stay recognisable.
+      const heads = record.heads ?? [record.state.head]
+      let h = fromB64(record.state.head)
+      let n = record.state.size
+      for (const e of entries) {
+        h = appendEntries(h, n++, [e])
+        heads.push(toB64(h))
+      }
+      record.heads = heads
+      this.#knownHeads = new Set(heads)
+    }
     record.state = verifier.toJSON()
+    this.#logHead = fromB64(record.state.head)
     record.alerts = [...record.alerts, ...fresh]
     await this.#state.setKeyLog(userId, record)
     return fresh

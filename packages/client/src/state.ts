@@ -65,6 +65,12 @@ export interface KeyLogRecord {
   revocations: Record<string, DeviceRevocationJSON[]>
   desks: Record<string, DeskKeyCertJSON[]>
   alerts: AlertRecord[]
+  /**
+   * Every head this client verified, oldest first (`head_0` … the current one), so a
+   * head another member puts in a message can be checked against my own view. Absent in
+   * records saved before it existed: those cannot tell an old head from a forked one.
+   */
+  heads?: string[]
 }
 
 export class ClientState {

@@ -31,6 +31,27 @@ export interface NewMember {
   kind?: 'user' | 'desk'
 }
 
+/** An epoch secret as this device keeps it. */
+export interface StoredEpochSecret {
+  epoch: number
+  commitHash: Uint8Array
+  secret: Uint8Array
+}
+
+/**
+ * Where a device keeps the epoch secrets of its own commits. A committer gets no welcome
+ * for its own commit, so without this a reloaded client could not read (or send in) an
+ * epoch it started. Only secrets of commits the server accepted are saved.
+ */
+export interface EpochSecretStore {
+  load(roomId: string, as: { memberId: string; deviceId: string }): Promise<StoredEpochSecret[]>
+  save(
+    roomId: string,
+    as: { memberId: string; deviceId: string },
+    secret: StoredEpochSecret,
+  ): Promise<void>
+}
+
 export const CHUNK_BYTES = 1024 * 1024
 export const MAX_FILE_BYTES = 25 * 1024 * 1024
 
@@ -41,6 +62,7 @@ function idem(): string {
 export class RoomsClient {
   readonly connection: RealtimeConnection
   private readonly acting: ActingIdentity | undefined
+  private readonly epochSecrets: EpochSecretStore | undefined
   private sessions = new Map<string, Promise<RoomSession>>()
   private loaded = new Map<string, RoomSession>()
 
@@ -52,9 +74,12 @@ export class RoomsClient {
       onStatus?: (s: 'connecting' | 'open' | 'closed') => void
       /** Act as a desk (an advisor answering for Veilig Thuis) instead of as the user. */
       as?: ActingIdentity
+      /** Keeps the secrets of this device's own commits across restarts. */
+      epochSecrets?: EpochSecretStore
     } = {},
   ) {
     this.acting = opts.as
+    this.epochSecrets = opts.epochSecrets
     this.connection = new RealtimeConnection({
       baseUrl: host.baseUrl,
       accessToken: () => host.accessToken(),
@@ -139,6 +164,7 @@ export class RoomsClient {
       genesis: toB64(serializeCommit(genesis)),
       welcomes: welcomesWire(welcomes),
     })
+    await this.keepSecret(roomId, { epoch: 0, commitHash: commitHash(genesis), secret })
     await this.catchUp(session)
     this.connection.subscribe(roomId, session.cursor)
     if (opts.label) await this.send(roomId, { type: 'label', body: { label: opts.label } })
@@ -150,8 +176,16 @@ export class RoomsClient {
     let s = this.sessions.get(roomId)
     if (!s) {
       s = (async () => {
-        const session = new RoomSession(roomId, this.host, this.me())
+        const me = this.me()
+        const session = new RoomSession(roomId, this.host, me)
         this.loaded.set(roomId, session)
+        for (const k of (await this.epochSecrets?.load(roomId, me)) ?? []) {
+          try {
+            session.receiver.addEpochSecret(k.epoch, k.commitHash, k.secret)
+          } catch {
+            // A secret that does not fit is ignored; the chain decides what is readable.
+          }
+        }
         await this.catchUp(session)
         this.connection.subscribe(roomId, session.cursor)
         return session
@@ -163,6 +197,12 @@ export class RoomsClient {
       this.sessions.set(roomId, s)
     }
     return s
+  }
+
+  private async keepSecret(roomId: string, k: StoredEpochSecret): Promise<void> {
+    if (!this.epochSecrets) return
+    const me = this.me()
+    await this.epochSecrets.save(roomId, { memberId: me.memberId, deviceId: me.deviceId }, k)
   }
 
   /** Fetches and processes everything after the session's cursor over HTTP. */
@@ -263,6 +303,11 @@ export class RoomsClient {
             idem: idem(),
           },
         )
+        await this.keepSecret(roomId, {
+          epoch: commit.epoch,
+          commitHash: commitHash(commit),
+          secret,
+        })
         await this.catchUp(session)
         return r.seq
       } catch (err) {

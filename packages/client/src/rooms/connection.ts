@@ -83,6 +83,8 @@ export class RealtimeConnection {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   private lastPong = Date.now()
   private openWaiters: (() => void)[] = []
+  /** Bumped by drop/stop: a connect() that started earlier must not open a socket. */
+  private generation = 0
   /** Number of times the connection was (re)opened; useful for tests and status. */
   opens = 0
 
@@ -154,6 +156,7 @@ export class RealtimeConnection {
 
   stop(): void {
     this.stopped = true
+    this.generation++
     clearTimeout(this.reconnectTimer)
     clearInterval(this.heartbeatTimer)
     this.socket?.close(CloseCode.Normal, 'bye')
@@ -165,6 +168,7 @@ export class RealtimeConnection {
 
   /** Drops the socket as if the network failed (tests, and "reconnect now"). */
   drop(): void {
+    this.generation++
     const s = this.socket
     this.socket = undefined
     s?.close(CloseCode.Normal, 'dropped')
@@ -177,6 +181,7 @@ export class RealtimeConnection {
 
   private async connect(): Promise<void> {
     if (this.stopped) return
+    const generation = ++this.generation
     this.opts.onStatus?.('connecting')
     let auth: string
     let Ctor: SocketCtor
@@ -188,7 +193,8 @@ export class RealtimeConnection {
     } catch {
       return this.scheduleReconnect()
     }
-    if (this.stopped) return
+    if (this.stopped || generation !== this.generation) return
+    this.socket?.close(CloseCode.Normal, 'replaced')
     const url = this.opts.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'
     const socket = new Ctor(url, [WS_SUBPROTOCOL, auth])
     this.socket = socket

@@ -23,6 +23,12 @@ export interface RoomsHost {
   memberDevices(memberId: string, kind: 'user' | 'desk'): Promise<Map<string, DeviceKeys>>
   /** The latest verified key-log head (32 bytes). */
   logHead(): Uint8Array
+  /**
+   * Whether `head` (from another member's message) is a key-log head this client has
+   * verified, after catching up with the log if it is newer. `false` means the sender was
+   * shown another log than this client: a split view. Hosts that cannot tell leave it out.
+   */
+  checkLogHead?(head: Uint8Array): Promise<boolean>
   /** The WebSocket authentication subprotocol, when not `vs.auth.<access token>`. */
   wsAuthProtocol?(): Promise<string>
 }

@@ -42,6 +42,8 @@ export type TimelineItem =
       content: MessageContent
       /** Counters of this sender that never arrived (suppression shows here). */
       gaps: number
+      /** Arrived after a later message of the same sender: reordered or held back. */
+      late?: boolean
     }
   | {
       kind: 'notice'
@@ -94,6 +96,10 @@ const REASONS: Record<string, { nl: string; en: string }> = {
     nl: 'Handtekening klopt niet; bericht is mogelijk vervalst.',
     en: 'Signature invalid; the message may be forged.',
   },
+  'split-view': {
+    nl: 'De afzender ziet een andere sleutellijst dan jij: de server toont mensen verschillende sleutels. Vertrouw dit gesprek niet en meld het bij je coördinator.',
+    en: 'The sender sees another key log than you: the server shows people different keys. Do not trust this conversation and tell your coordinator.',
+  },
   default: { nl: 'Dit bericht kon niet worden geopend.', en: 'This message could not be opened.' },
 }
 
@@ -121,6 +127,11 @@ export class RoomSession {
   receiver: ReceiverState
   sender = new SenderState()
   removed = false
+  /**
+   * Set when the server served a commit the chain does not justify (forged, rolled back,
+   * forked): the room is refused from there on and nothing after it is processed.
+   */
+  refused: ChainRefusedError | undefined
   /** Highest counter seen per epoch from the identity this session sends as. */
   private ownSeen = new Map<number, number>()
   private nextCounter = new Map<number, number>()
@@ -150,6 +161,7 @@ export class RoomSession {
   /** Queues events for in-order processing; resolves when they are processed. */
   ingest(events: readonly RoomEventWire[]): Promise<void> {
     const run = async () => {
+      if (this.refused) throw this.refused
       for (const e of events) {
         if (e.seq <= this.cursor) continue
         if (e.seq !== this.cursor + 1)
@@ -201,10 +213,11 @@ export class RoomSession {
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'invalid'
       // A commit the chain does not justify is refused: nothing after it can be trusted.
-      throw new ChainRefusedError(
+      this.refused = new ChainRefusedError(
         code,
         `kamer ${this.roomId}: commit ${commit.epoch} geweigerd (${code})`,
       )
+      throw this.refused
     }
     this.commits.push(commit)
     const meIn = this.state.devices.some(
@@ -291,6 +304,19 @@ export class RoomSession {
       if (opened.header.senderUserId !== e.from || opened.header.senderDeviceId !== e.dev) {
         throw new EnvelopeError('unknown-sender', 'sender mismatch')
       }
+      // Every sender puts their verified key-log head in the header: one this client
+      // cannot reach in its own log means the server shows the two of them different logs.
+      if (!(await this.logHeadKnown(opened.header.logHead))) {
+        this.emit({
+          kind: 'undecryptable',
+          seq: e.seq,
+          at: e.at,
+          from: e.from,
+          code: 'split-view',
+          reason: REASONS['split-view']!,
+        })
+        return
+      }
       if (opened.header.type === 'notice') {
         const c = decodeNoticeContent(opened.plaintext)
         this.emit({
@@ -319,6 +345,7 @@ export class RoomSession {
         device: opened.header.senderDeviceId,
         content: decodeContent(opened.header.type, opened.plaintext),
         gaps: opened.gaps.reduce((n, g) => n + (g.to - g.from + 1), 0),
+        ...(opened.late ? { late: true } : {}),
       })
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'invalid'
@@ -330,6 +357,17 @@ export class RoomSession {
         code,
         reason: REASONS[code] ?? REASONS.default!,
       })
+    }
+  }
+
+  private async logHeadKnown(head: Uint8Array): Promise<boolean> {
+    // All zeros: a sender that does not take part (an anonymous asker has no key log).
+    if (!this.host.checkLogHead || head.every((b) => b === 0)) return true
+    try {
+      return await this.host.checkLogHead(head)
+    } catch {
+      // The log itself does not check out; the host reports that loudly on its own.
+      return false
     }
   }
 

@@ -43,7 +43,9 @@ export class Hub {
   subscribe(subscriber: Subscriber, roomId: string, cursor: number, roomHead: number): void {
     let r = this.rooms.get(roomId)
     if (!r) this.rooms.set(roomId, (r = { subs: new Map(), latest: roomHead }))
-    r.latest = Math.max(r.latest, roomHead)
+    // The database may be ahead of this hub (another process's NOTIFY is on its way):
+    // deliver the difference to existing subscribers now, or that NOTIFY would look old.
+    else if (roomHead > r.latest) this.remoteAdvance(roomId, roomHead)
     const sub: Sub = { subscriber, cursor, filling: false }
     r.subs.set(subscriber.id, sub)
     if (cursor < r.latest) void this.fill(roomId, sub)

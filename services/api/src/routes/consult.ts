@@ -1,7 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { issueTokens, toB64, tokenRequestFromJson, tokenResponseToJson } from '@vs/crypto'
+import {
+  issueTokens,
+  ristretto255,
+  toB64,
+  tokenRequestFromJson,
+  tokenResponseToJson,
+} from '@vs/crypto'
 import { B64, Id, Key32, Ok, WelcomeWire } from '@vs/protocol'
 import type { AppContext } from '../context.js'
 import { authenticated, principalOf } from '../auth/plugin.js'
@@ -173,6 +179,8 @@ export function consultRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync
             let blinded
             try {
               blinded = tokenRequestFromJson(req.body)
+              // Every element must be a valid point before any of the monthly budget is used.
+              for (const b of blinded) ristretto255.deserializeElement(b, 'blinded element')
             } catch {
               throw errors.badRequest('Ongeldig tokenverzoek / Malformed token request')
             }

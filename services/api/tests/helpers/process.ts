@@ -6,7 +6,6 @@ import path from 'node:path'
 
 export const apiRoot = path.resolve(import.meta.dirname, '..', '..')
 export const repoRoot = path.resolve(apiRoot, '..', '..')
-const tsxBin = path.join(repoRoot, 'node_modules', '.bin', 'tsx')
 
 export async function freePort(): Promise<number> {
   const srv = createServer()
@@ -34,10 +33,17 @@ export function runScript(
   args: string[],
   env: Record<string, string | undefined>,
 ): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(tsxBin, [path.join(apiRoot, 'src', script), ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // Node itself with tsx as a loader (not the tsx wrapper), so a signal, SIGKILL
+  // included, reaches the server process and not just a wrapper around it.
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(apiRoot, 'src', script), ...args],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds the API for production into OUT (default /out): the web client built into OUT/web,
+# only production dependencies (pnpm deploy --prod), no tests. The Dockerfile's build stage runs
+# this; tests/deploy/deploy.test.ts runs it too, without Docker, and starts the result.
+# Needs the pnpm store to hold every package already (the Dockerfile runs `pnpm fetch` first).
+set -eu
+out="${1:-/out}"
+export CI=true
+pnpm install --frozen-lockfile --offline --filter '@vs/api...' --filter '@vs/web...'
+pnpm --filter @vs/web build
+rm -rf "$out"
+pnpm --filter @vs/api deploy --prod --legacy --offline "$out"
+cp -R packages/web/dist "$out/web"
+cp deploy/healthcheck.mjs "$out/healthcheck.mjs"
+rm -rf "$out/tests"
+find "$out/src" -name '*.test.ts' -delete
