@@ -31,16 +31,11 @@ export const signInLocked = () =>
     429,
   )
 
-export async function ensureRegion(db: Db | Transaction<Database>, name: string): Promise<string> {
-  const existing = await db
-    .selectFrom('regions')
-    .select('id')
-    .where('name', '=', name)
-    .executeTakeFirst()
-  if (existing) return existing.id
-  const id = randomId()
-  await db.insertInto('regions').values({ id, name }).execute()
-  return id
+export async function ensureRegion(db: Kysely<Database> | Transaction<Database>, name: string): Promise<string> {
+  // Insert-if-missing: two operators creating the same region at once both succeed.
+  await db.insertInto('regions').values({ id: randomId(), name }).onConflict((oc) => oc.column('name').doNothing()).execute()
+  const row = await db.selectFrom('regions').select('id').where('name', '=', name).executeTakeFirstOrThrow()
+  return row.id
 }
 
 export async function createOrganisation(
