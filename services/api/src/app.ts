@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type RawServerDefault,
 } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -57,6 +58,11 @@ export async function createApp(ctx: AppContext): Promise<App> {
     ajv: { customOptions: { removeAdditional: 'all', coerceTypes: 'array', allErrors: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Router errors (a malformed or over-long URL) get the same error body as the rest.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = fromError(err)
+      void (reply as unknown as FastifyReply).code(status).send(body)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler((err, req, reply) => {

@@ -87,3 +87,51 @@ describe('rate limiting', () => {
     }
   })
 })
+
+describe('request bodies', () => {
+  it('refuses an oversized body with 413 and a stable code', async () => {
+    const t = await createTestApp({ bodyLimit: 2048 })
+    try {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ email: 'a@b.nl', password: 'x'.repeat(4096), totp: '123456' }),
+      })
+      expect(res.statusCode).toBe(413)
+      expect(res.json().error.code).toBe('VS_PAYLOAD_TOO_LARGE')
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('validates bodies by schema, ignoring unknown fields and refusing bad ones with 400', async () => {
+    const t = await createTestApp()
+    try {
+      const extra = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email: 'niemand@example.nl', password: 'x', totp: '123456', isAdmin: true },
+      })
+      // Unknown fields are dropped: the request is judged on its known fields (no such account).
+      expect(extra.statusCode).toBe(401)
+      const bad = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email: 'geen-adres', password: 'x', totp: '12' },
+      })
+      expect(bad.statusCode).toBe(400)
+      expect(bad.json().error.code).toBe('VS_VALIDATION')
+      const notJson = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        headers: { 'content-type': 'application/json' },
+        payload: '{nope',
+      })
+      expect(notJson.statusCode).toBe(400)
+      expect(notJson.json().error.code).not.toBe('VS_INTERNAL')
+    } finally {
+      await t.close()
+    }
+  })
+})

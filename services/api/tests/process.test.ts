@@ -6,7 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmptyPostgresDb, runScript, startApiProcess } from './helpers/index.js'
+import WebSocket from 'ws'
+import {
+  createEmptyPostgresDb,
+  http,
+  runScript,
+  startApiProcess,
+  totpNow,
+} from './helpers/index.js'
 
 const serverUrl = process.env.DATABASE_URL || undefined
 
@@ -58,6 +65,70 @@ describe('the API process', () => {
       const code = await api.stop('SIGTERM')
       expect(code).toBe(0)
       expect(Date.now() - started).toBeLessThan(10_000)
+    }
+  })
+
+  it('closes WebSockets with going-away (1001) on SIGTERM and exits 0', async () => {
+    const cli = runScript(
+      'cli.ts',
+      [
+        'admin',
+        'create',
+        '--region',
+        'Twente',
+        '--organisation',
+        'GGD Twente',
+        '--kind',
+        'jgz',
+        '--name',
+        'Ws Test',
+        '--email',
+        `ws-${Date.now()}@example.nl`,
+      ],
+      dbEnv.env,
+    )
+    expect(await cli.exited).toBe(0)
+    const code = /Code \(shown once\): (\S+)/.exec(cli.output())![1]!
+    const api = await startApiProcess(dbEnv.env)
+    const password = 'een lang wachtwoord'
+    const { totpSecret } = await http<{ totpSecret: string }>(
+      api.url,
+      'POST',
+      `/api/v1/invitations/${code}/accept`,
+      { password },
+    )
+    const session = await http<{ accessToken: string }>(
+      api.url,
+      'POST',
+      `/api/v1/invitations/${code}/confirm`,
+      { password, totp: totpNow(totpSecret) },
+    )
+    const ws = new WebSocket(api.url.replace('http', 'ws') + '/ws', [
+      'vs.v1',
+      `vs.auth.${session.accessToken}`,
+    ])
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+    })
+    expect(ws.protocol).toBe('vs.v1')
+    const closed = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)))
+    const exit = api.stop('SIGTERM')
+    expect(await closed).toBe(1001)
+    expect(await exit).toBe(0)
+  })
+
+  it('refuses a WebSocket without a valid token before the upgrade', async () => {
+    const api = await startApiProcess(dbEnv.env)
+    try {
+      const ws = new WebSocket(api.url.replace('http', 'ws') + '/ws', ['vs.v1', 'vs.auth.nonsense'])
+      const status = await new Promise<number>((resolve) => {
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+        ws.once('open', () => resolve(101))
+      })
+      expect(status).toBe(401)
+    } finally {
+      expect(await api.stop('SIGTERM')).toBe(0)
     }
   })
 

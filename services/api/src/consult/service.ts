@@ -49,7 +49,12 @@ async function adviesDesk(ctx: AppContext, deskId: string, regionId?: string) {
 }
 
 function checkConsultGenesis(genesisBytes: Uint8Array, deskId: string, asker: string) {
-  const g = parseCommit(genesisBytes)
+  let g
+  try {
+    g = parseCommit(genesisBytes)
+  } catch {
+    throw createError('VS_COMMIT_MALFORMED', 'Ongeldige commit / Malformed commit', 400)
+  }
   const ids = g.members.map((m) => `${m.kind}:${m.userId}`).sort()
   if (
     g.kind !== 'consult' ||
