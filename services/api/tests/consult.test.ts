@@ -10,6 +10,7 @@ import {
   RoomsClient,
   askAnonymousConsult,
   askConsult,
+  continueConsult,
   fetchTokens,
   type ConsultQuestion,
   type PublicDesk,
@@ -205,6 +206,17 @@ describe('adviesvraag', () => {
       { outcome: 'advies gegeven' },
       other.host.token,
     )
+    // The asker goes on to a melding, carrying the question and the advice over.
+    const meldingId = await continueConsult(p, roomId, {
+      kind: 'melding',
+      members: [{ userId: deskId, kind: 'desk' }],
+    })
+    const ms = await asDesk(other).open(meldingId)
+    const carried = bodies(ms.timeline, 'overgenomen')[0] as {
+      thread: { type: string; body: { question?: string; text?: string } }[]
+    }
+    expect(carried.thread.map((m) => m.type)).toEqual(['adviesvraag', 'text', 'text'])
+    expect(carried.thread[0]!.body.question).toBe(question.question)
     const closed = await http<{ roomId: string; outcome: string }[]>(
       t.url,
       'GET',

@@ -1,7 +1,7 @@
 /**
  * Case rooms end to end in one process: real WebSockets, real database, real crypto.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RoomsClient, type TimelineItem } from '@vs/client/rooms'
 import {
   HttpError,
@@ -172,6 +172,34 @@ describe('case rooms', () => {
       anna.host.token,
     )
     expect(chain.commits).toHaveLength(1)
+  })
+
+  it('starts a new epoch before sending when the key is a week old', async () => {
+    const a = client(anna)
+    const roomId = await a.create({ kind: 'case', members: [{ userId: bert.userId }] })
+    await a.sendText(roomId, 'deze week')
+    const real = Date.now
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + 8 * 24 * 3600 * 1000)
+    try {
+      await a.sendText(roomId, 'volgende week')
+    } finally {
+      spy.mockRestore()
+    }
+    const chain = await http<{ commits: string[] }>(
+      t.url,
+      'GET',
+      `/api/v1/rooms/${roomId}/commits`,
+      undefined,
+      anna.host.token,
+    )
+    expect(chain.commits).toHaveLength(2)
+    const bs = await client(bert).open(roomId)
+    expect(texts(bs.timeline)).toEqual(['deze week', 'volgende week'])
+    expect(
+      bs.timeline
+        .filter((i) => i.kind === 'membership')
+        .map((i) => (i as { action: string }).action),
+    ).toEqual(['create', 'rotate'])
   })
 
   it('hides rooms from non-members', async () => {

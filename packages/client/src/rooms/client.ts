@@ -9,6 +9,7 @@ import {
   createGenesis,
   createWelcomes,
   fromB64,
+  needsRotation,
   newEpochSecret,
   randomBytes,
   randomId,
@@ -232,8 +233,18 @@ export class RoomsClient {
 
   /** Sends a message; resolves with its sequence number once the server stored it. */
   async send(roomId: string, content: MessageContent): Promise<number> {
-    const session = await this.open(roomId)
+    let session = await this.open(roomId)
     await session.idle()
+    // Epoch keys rotate at least weekly, so a key that leaked stops opening new messages.
+    if (
+      session.state &&
+      !session.removed &&
+      needsRotation(session.state.head.createdAt, Date.now())
+    ) {
+      await this.rotate(roomId)
+      session = await this.open(roomId)
+      await session.idle()
+    }
     const { body } = session.seal(content, this.host.logHead())
     const me = this.me()
     const as = me.memberId !== this.host.userId() ? me.memberId : undefined

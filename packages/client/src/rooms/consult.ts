@@ -26,7 +26,7 @@ import {
   type Token,
 } from '@vs/crypto'
 import { findIdentifiers, type Finding } from '../guard/index.js'
-import { RoomsClient } from './client.js'
+import { RoomsClient, type NewMember } from './client.js'
 import type { DeviceSecrets, RoomsHost } from './host.js'
 
 export const CONSULT_OUTCOMES = [
@@ -321,4 +321,30 @@ export async function askAnonymousConsult(
       desk,
     },
   }
+}
+
+/**
+ * Goes on from a consultation to a melding or a case room, at the asker's choice: a new
+ * room with the chosen members, whose first message carries the question and the advice
+ * so far (re-encrypted for the new room; nothing is forwarded by the server).
+ */
+export async function continueConsult(
+  rooms: RoomsClient,
+  consultRoomId: string,
+  opts: { kind: 'melding' | 'case'; members: NewMember[]; label?: string },
+): Promise<string> {
+  const consult = await rooms.open(consultRoomId)
+  await consult.idle()
+  const thread = consult.timeline.flatMap((i) =>
+    i.kind === 'message'
+      ? [{ from: i.from, at: i.sentAt, type: i.content.type, body: i.content.body }]
+      : [],
+  )
+  const roomId = await rooms.create({
+    kind: opts.kind,
+    members: opts.members,
+    ...(opts.label ? { label: opts.label } : {}),
+  })
+  await rooms.send(roomId, { type: 'overgenomen', body: { uit: 'adviesvraag', thread } })
+  return roomId
 }
