@@ -28,6 +28,9 @@ export interface ServerConfig {
   trustProxy: boolean
   /** Keep server keys in memory only (tests); otherwise loaded from `keysDir`. */
   ephemeralKeys: boolean
+  /** Keys given in the environment (JSON key files), used instead of `keysDir` when set. */
+  tokenKeysJson: string | undefined
+  logKeyJson: string | undefined
   /** Argon2id cost for password hashes; 'min' only in tests. */
   passwordHashCost: 'interactive' | 'moderate' | 'min'
   /** Sign-in: failures per account (or address) before a 15-minute lock. */
@@ -50,6 +53,8 @@ export interface ServerEnv {
   KEYS_DIR?: string
   PUBLIC_URL?: string
   TRUST_PROXY?: string
+  TOKEN_KEYS?: string
+  LOG_KEY?: string
   RETENTION_CONSULT_MONTHS?: string
   RETENTION_CASE_YEARS?: string
 }
@@ -78,6 +83,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
     KEYS_DIR: pick('KEYS_DIR'),
     PUBLIC_URL: pick('PUBLIC_URL'),
     TRUST_PROXY: pick('TRUST_PROXY'),
+    TOKEN_KEYS: pick('TOKEN_KEYS'),
+    LOG_KEY: pick('LOG_KEY'),
     RETENTION_CONSULT_MONTHS: pick('RETENTION_CONSULT_MONTHS'),
     RETENTION_CASE_YEARS: pick('RETENTION_CASE_YEARS'),
   }
@@ -143,6 +150,8 @@ export function envToCfg(env: ServerEnv): ServerConfig {
     shutdownTimeoutMs: 10_000,
     trustProxy: bool('TRUST_PROXY', env.TRUST_PROXY),
     ephemeralKeys: false,
+    tokenKeysJson: env.TOKEN_KEYS,
+    logKeyJson: env.LOG_KEY,
     passwordHashCost: 'interactive',
     signInMaxFailures: 5,
     retentionConsultMonths: int(

@@ -3,7 +3,7 @@ import type { ServerConfig } from './config.js'
 import { Db } from './db/index.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
-import { ephemeralKeys, loadOrCreateKeys, type ServerKeys } from './keys.js'
+import { ephemeralKeys, keysFromEnv, loadOrCreateKeys, type ServerKeys } from './keys.js'
 import { TokenService } from './auth/tokens.js'
 
 export interface ContextOverrides {
@@ -55,7 +55,12 @@ export class AppContext {
     const logger = overrides.logger ?? createLogger(cfg.logLevel)
     const now = overrides.now ?? (() => new Date())
     const keys =
-      overrides.keys ?? (cfg.ephemeralKeys ? ephemeralKeys() : loadOrCreateKeys(cfg.keysDir))
+      overrides.keys ??
+      (cfg.ephemeralKeys
+        ? ephemeralKeys()
+        : cfg.tokenKeysJson || cfg.logKeyJson
+          ? keysFromEnv(cfg.tokenKeysJson ?? '', cfg.logKeyJson ?? '')
+          : loadOrCreateKeys(cfg.keysDir))
     const tokens = await TokenService.create(keys.tokenKeys, cfg.publicUrl, now)
     const db =
       overrides.db ??

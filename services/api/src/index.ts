@@ -20,6 +20,8 @@ Environment:
   BODY_LIMIT      maximum request body in bytes (default 1048576)
   RATE_LIMIT_MAX  requests per minute per address (default 600)
   TRUST_PROXY     trust X-Forwarded-* headers from a reverse proxy (default false)
+  TOKEN_KEYS      token keys as a JSON array of key files (instead of KEYS_DIR)
+  LOG_KEY         key-log key as a JSON key file (instead of KEYS_DIR)
 `
 
 async function main(): Promise<void> {

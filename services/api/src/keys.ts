@@ -72,3 +72,63 @@ export function loadOrCreateKeys(dir: string): ServerKeys {
   const logSeed = fromB64((JSON.parse(readFileSync(logFile, 'utf8')) as KeyFile).seed)
   return { tokenKeys, log: signingKeyPairFromSeed(logSeed) }
 }
+
+export class KeyConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'KeyConfigError'
+  }
+}
+
+function parseKeyFile(variable: string, v: unknown): KeyFile {
+  const k = v as Partial<KeyFile>
+  if (
+    !k ||
+    typeof k.kid !== 'string' ||
+    typeof k.seed !== 'string' ||
+    typeof k.createdAt !== 'number'
+  ) {
+    throw new KeyConfigError(
+      variable,
+      'expected {"kid", "seed" (base64url, 32 bytes), "createdAt"}',
+    )
+  }
+  let seed: Uint8Array
+  try {
+    seed = fromB64(k.seed)
+  } catch {
+    throw new KeyConfigError(variable, 'seed is not base64url')
+  }
+  if (seed.length !== 32) throw new KeyConfigError(variable, 'seed must be 32 bytes')
+  return { kid: k.kid, seed: k.seed, createdAt: k.createdAt }
+}
+
+/**
+ * Keys from the environment (e.g. a Kubernetes Secret): `TOKEN_KEYS` is a JSON array of
+ * token key files (the newest signs, all verify: rotation with overlap), `LOG_KEY` one key
+ * file. The same format as the files in KEYS_DIR (`deploy/keygen.mjs` writes them).
+ */
+export function keysFromEnv(tokenKeysJson: string, logKeyJson: string): ServerKeys {
+  let tokens: unknown
+  let log: unknown
+  try {
+    tokens = JSON.parse(tokenKeysJson)
+  } catch {
+    throw new KeyConfigError('TOKEN_KEYS', 'is not JSON')
+  }
+  try {
+    log = JSON.parse(logKeyJson)
+  } catch {
+    throw new KeyConfigError('LOG_KEY', 'is not JSON')
+  }
+  if (!Array.isArray(tokens) || tokens.length === 0) {
+    throw new KeyConfigError('TOKEN_KEYS', 'must be a non-empty JSON array')
+  }
+  const tokenKeys = tokens
+    .map((t) => toTokenKey(parseKeyFile('TOKEN_KEYS', t)))
+    .sort((a, b) => b.createdAt - a.createdAt)
+  return { tokenKeys, log: signingKeyPairFromSeed(fromB64(parseKeyFile('LOG_KEY', log).seed)) }
+}

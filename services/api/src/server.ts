@@ -4,6 +4,7 @@
  */
 import { ConfigError, type ServerConfig } from './config.js'
 import { AppContext, type ContextOverrides } from './context.js'
+import { KeyConfigError } from './keys.js'
 import { MigrationError, migrateToLatestOrThrow } from './db/migrate.js'
 import { createApp, type App } from './app.js'
 
@@ -34,6 +35,7 @@ export async function startServer(
   try {
     ctx = await AppContext.fromConfig(cfg, overrides)
   } catch (err) {
+    if (err instanceof KeyConfigError) throw new ConfigError(err.variable, err.message)
     if (cfg.databaseUrl) {
       throw new ConfigError(
         'DATABASE_URL',

@@ -147,6 +147,7 @@ describe('bad configuration', () => {
       /^vs-api: configuration error: DATABASE_URL: cannot connect to the database/m,
     ],
     [{ LOG_LEVEL: 'shouting' }, /^vs-api: configuration error: LOG_LEVEL/m],
+    [{ TOKEN_KEYS: 'not json', LOG_KEY: '{}' }, /^vs-api: configuration error: TOKEN_KEYS/m],
   ])('%o stops start-up with one clear line and exit code 1', async (env, expected) => {
     const proc = runScript('index.ts', [], { DATA_DIR: path.join(tmpdir(), 'vs-never'), ...env })
     const code = await proc.exited
