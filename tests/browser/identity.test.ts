@@ -4,81 +4,20 @@
  * out and in again, and links a second browser profile as a second device by typing the
  * code that profile shows. The app runs under the API's strict CSP, libsodium as WASM.
  */
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { promisify } from 'node:util'
-import { Secret, TOTP } from 'otpauth'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ApiProcess } from '@vs/api/testing'
 import {
-  createEmptyPostgresDb,
-  repoRoot,
-  runScript,
-  startApiProcess,
-  type ApiProcess,
-} from '@vs/api/testing'
-
-const serverUrl = process.env.DATABASE_URL || undefined
-/** Set to a folder to keep a screenshot of every step (for looking at the UI). */
-const shotsDir = process.env.VS_BROWSER_SCREENSHOTS || undefined
-let shotNo = 0
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!shotsDir) return
-  shotNo++
-  await page.screenshot({
-    path: path.join(shotsDir, `${String(shotNo).padStart(2, '0')}-${name}.png`),
-    fullPage: true,
-  })
-}
-const PERIOD_MS = 30_000
-
-/**
- * TOTP codes: the server accepts the previous, current and next step, each once per
- * account. Handing out the lowest unused acceptable step lets this test sign the same
- * person in three times without waiting for a new 30 s period.
- */
-class TotpClock {
-  #last = -Infinity
-  constructor(private readonly secret: string) {}
-
-  async next(): Promise<string> {
-    for (;;) {
-      const now = Date.now()
-      const left = PERIOD_MS - (now % PERIOD_MS)
-      if (left < 2000) {
-        await new Promise((r) => setTimeout(r, left + 100))
-        continue
-      }
-      const cur = Math.floor(now / PERIOD_MS)
-      const step = Math.max(this.#last + 1, cur - 1)
-      if (step > cur + 1) {
-        await new Promise((r) => setTimeout(r, left + 100))
-        continue
-      }
-      this.#last = step
-      const totp = new TOTP({ secret: Secret.fromBase32(this.secret), period: 30, digits: 6 })
-      return totp.generate({ timestamp: step * PERIOD_MS })
-    }
-  }
-}
-
-/** Waits for the page: views load their data after navigation, and CI machines are busy. */
-function poll<T>(fn: () => Promise<T>) {
-  return expect.poll(fn, { timeout: 15_000, interval: 100 })
-}
-
-/** Collects what must not happen in the page: uncaught errors and CSP violations. */
-function watch(page: Page, problems: string[]): void {
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) {
-      problems.push(`csp: ${m.text()}`)
-    }
-  })
-}
+  TotpClock,
+  buildWeb,
+  createCoordinator,
+  databaseEnv,
+  launchChromium,
+  poll,
+  shot,
+  startApi,
+  watch,
+} from './helpers.js'
 
 describe('identity in the browser', () => {
   let api: ApiProcess | undefined
@@ -91,59 +30,16 @@ describe('identity in the browser', () => {
   let carlaPage: Page | undefined
 
   beforeAll(async () => {
-    const webDir = await mkdtemp(path.join(tmpdir(), 'vs-web-'))
-    cleanup.push(() => rm(webDir, { recursive: true, force: true }))
-    const build = promisify(execFile)(
-      path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
-      [path.join(repoRoot, 'packages', 'web', 'scripts', 'build.ts'), '--outdir', webDir],
-      { cwd: repoRoot },
-    )
-
-    let env: Record<string, string>
-    if (serverUrl) {
-      const db = await createEmptyPostgresDb(serverUrl)
-      cleanup.push(db.drop)
-      env = { DATABASE_URL: db.url }
-    } else {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'vs-browser-'))
-      cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
-      env = { DATA_DIR: dataDir }
-    }
-    // PGlite's data folder opens in one process at a time: the CLI runs first.
-    const cli = runScript(
-      'cli.ts',
-      [
-        'admin',
-        'create',
-        '--region',
-        'Twente',
-        '--organisation',
-        'GGD Twente',
-        '--kind',
-        'jgz',
-        '--name',
-        'Carla Coördinator',
-        '--email',
-        email,
-      ],
-      env,
-    )
-    expect(await cli.exited, cli.output()).toBe(0)
-    code = /Code \(shown once\): (\S+)/.exec(cli.output())?.[1] ?? ''
-    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/)
-    await build
-    api = await startApiProcess({ ...env, WEB_DIR: webDir, LOG_LEVEL: 'warn' })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-      timeout: 30_000,
+    const build = buildWeb(cleanup)
+    const env = await databaseEnv(cleanup)
+    code = await createCoordinator(env, {
+      organisation: 'GGD Twente',
+      kind: 'jgz',
+      name: 'Carla Coördinator',
+      email,
     })
+    api = await startApi(env, await build)
+    browser = await launchChromium()
   }, 90_000)
 
   afterAll(async () => {

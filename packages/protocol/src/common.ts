@@ -3,7 +3,8 @@ import { Type, type Static } from '@sinclair/typebox'
 /** Unpadded base64url bytes. */
 export const B64 = (opts: { minLength?: number; maxLength?: number } = {}) =>
   Type.String({
-    pattern: '^[A-Za-z0-9_-]*$',
+    // Unpadded base64url: a length of 4n + 1 cannot occur, so it is refused here (400).
+    pattern: '^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$',
     maxLength: opts.maxLength ?? 4096,
     minLength: opts.minLength ?? 0,
   })

@@ -1,7 +1,9 @@
 /** User-facing text: Dutch first, English second. `{name}` placeholders are filled by `t`. */
+import { workStrings } from './i18n-work.js'
+
 export type Lang = 'nl' | 'en'
 
-const strings = {
+const baseStrings = {
   tagline: {
     nl: 'Veilig overleggen over het jonge kind',
     en: 'Safe consultation about young children',
@@ -280,6 +282,8 @@ const strings = {
   },
 } as const
 
+const strings = { ...baseStrings, ...workStrings }
+
 export type StringKey = keyof typeof strings
 
 const STORAGE_KEY = 'vs-lang'
@@ -330,4 +334,33 @@ export function formatDate(iso: string | number): string {
     dateStyle: 'medium',
     timeStyle: 'short',
   })
+}
+
+/** A calendar day (`YYYY-MM-DD`) in the current language, e.g. "24 nov 2026". */
+export function formatDay(day: string): string {
+  const d = new Date(`${day}T12:00:00`)
+  if (Number.isNaN(d.getTime())) return day
+  return d.toLocaleDateString(lang === 'nl' ? 'nl-NL' : 'en-GB', { dateStyle: 'medium' })
+}
+
+/** A short time for messages: "14:05" today, else "3 dec 14:05". */
+export function formatWhen(ms: number): string {
+  const d = new Date(ms)
+  const locale = lang === 'nl' ? 'nl-NL' : 'en-GB'
+  const time = d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })
+  if (d.toDateString() === new Date().toDateString()) return time
+  return `${d.toLocaleDateString(locale, { day: 'numeric', month: 'short' })} ${time}`
+}
+
+/** Today as `YYYY-MM-DD` in local time, optionally shifted by whole days. */
+export function isoToday(shiftDays = 0): string {
+  const d = new Date()
+  d.setDate(d.getDate() + shiftDays)
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`
+}
+
+/** A `{nl, en}` pair (as the SDK and server give them) in the current language. */
+export function pick(pair: { nl: string; en: string }): string {
+  return pair[lang]
 }

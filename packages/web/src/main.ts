@@ -17,6 +17,14 @@ import { devicesView } from './views/devices.js'
 import { peopleView, personView } from './views/people.js'
 import { sessionsView } from './views/sessions.js'
 import { inviteView } from './views/invite.js'
+import { newRoomView, roomsView } from './views/rooms.js'
+import { roomView } from './views/room.js'
+import { adviceView } from './views/advice.js'
+import { anonConsultView, consultView } from './views/consult.js'
+import { deskConsultView, deskView } from './views/desk.js'
+import { inboxCount, inboxView } from './views/inbox.js'
+import { casesView } from './views/cases.js'
+import { bus, endLive } from './live.js'
 
 const root = document.getElementById('app')!
 const nav = document.getElementById('nav')!
@@ -29,9 +37,10 @@ let renderSeq = 0
 
 initLang()
 const client = await VsClient.open({
-  baseUrl: '',
+  baseUrl: location.origin,
   store: new LocalStorageKeyStore(),
   onSessionEnded: () => {
+    endLive()
     flash = t('sessionEnded')
     go(paths.signIn)
   },
@@ -74,6 +83,26 @@ function viewFor(route: Route): View {
       return sessionsView
     case 'invite':
       return inviteView
+    case 'rooms':
+      return roomsView
+    case 'new-room':
+      return newRoomView
+    case 'room':
+      return roomView(route.roomId)
+    case 'advice':
+      return adviceView
+    case 'consult':
+      return consultView(route.roomId)
+    case 'anon-consult':
+      return anonConsultView(route.roomId)
+    case 'desk':
+      return deskView(route.deskId)
+    case 'desk-consult':
+      return deskConsultView(route.deskId, route.roomId)
+    case 'inbox':
+      return inboxView
+    case 'cases':
+      return casesView
     default:
       return devicesView
   }
@@ -103,6 +132,7 @@ async function render(): Promise<void> {
     renderChrome(route)
     const node = await viewFor(route)(ctx)
     if (seq !== renderSeq) return
+    root.classList.toggle('wide', WIDE.includes(route.name))
     mount(root, node)
     const heading = root.querySelector<HTMLElement>('h2')
     heading?.focus({ preventScroll: false })
@@ -121,11 +151,55 @@ async function render(): Promise<void> {
 }
 
 const NAV: { route: Route['name']; href: string; label: StringKey }[] = [
-  { route: 'devices', href: paths.devices, label: 'navDevices' },
+  { route: 'rooms', href: paths.rooms, label: 'navRooms' },
+  { route: 'advice', href: paths.advice, label: 'navAdvice' },
+  { route: 'inbox', href: paths.inbox, label: 'navInbox' },
+  { route: 'cases', href: paths.cases, label: 'navCases' },
   { route: 'people', href: paths.people, label: 'navPeople' },
-  { route: 'sessions', href: paths.sessions, label: 'navSessions' },
+  { route: 'devices', href: paths.devices, label: 'navDevices' },
   { route: 'invite', href: paths.invite, label: 'navInvite' },
 ]
+
+/** Views that use the full width (conversations with side panels). */
+const WIDE: Route['name'][] = ['room', 'desk-consult', 'cases']
+
+/** Which top-bar item a route belongs to. */
+const SECTION: Partial<Record<Route['name'], Route['name']>> = {
+  person: 'people',
+  sessions: 'devices',
+  'new-room': 'rooms',
+  room: 'rooms',
+  consult: 'advice',
+  'anon-consult': 'advice',
+  desk: 'advice',
+  'desk-consult': 'advice',
+}
+
+const inboxBadge = document.createElement('span')
+inboxBadge.className = 'nav-badge'
+inboxBadge.hidden = true
+inboxBadge.setAttribute('data-testid', 'inbox-badge')
+let badgeTimer: ReturnType<typeof setTimeout> | undefined
+
+/** Counts the inbox for the badge: now, on every change, and every 20 seconds. */
+function recountInbox(): void {
+  clearTimeout(badgeTimer)
+  if (!client.signedIn) return
+  void (async () => {
+    try {
+      if (await client.localDevice()) {
+        const n = await inboxCount({ client })
+        inboxBadge.textContent = String(n)
+        inboxBadge.hidden = n === 0
+        inboxBadge.setAttribute('aria-label', t('inboxBadge', { n: String(n) }))
+      }
+    } catch {
+      // the badge waits for the next round
+    }
+    badgeTimer = setTimeout(recountInbox, 20_000)
+  })()
+}
+bus.addEventListener('inbox', recountInbox)
 
 function renderChrome(route: Route): void {
   document.title = 'Veilig Samenwerken'
@@ -135,19 +209,25 @@ function renderChrome(route: Route): void {
   nav.setAttribute('aria-label', t('navLabel'))
   const inApp =
     client.signedIn && !['sign-in', 'invitation', 'setup', 'recovery-key'].includes(route.name)
-  const active = route.name === 'person' ? 'people' : route.name
+  const active = SECTION[route.name] ?? route.name
   mount(
     nav,
     ...(inApp
       ? NAV.filter((n) => n.route !== 'invite' || client.user?.role === 'coordinator').map((n) =>
           h(
             'a',
-            { href: n.href, 'aria-current': n.route === active ? 'page' : undefined },
+            {
+              href: n.href,
+              'aria-current': n.route === active ? 'page' : undefined,
+              'data-nav': n.route,
+            },
             t(n.label),
+            n.route === 'inbox' ? inboxBadge : null,
           ),
         )
       : []),
   )
+  if (inApp) recountInbox()
   mount(
     account,
     ...(client.signedIn
@@ -156,6 +236,7 @@ function renderChrome(route: Route): void {
           onClick(
             h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, t('signOut')),
             () => {
+              endLive()
               void client.signOut().finally(() => go(paths.signIn))
             },
           ),

@@ -12,11 +12,21 @@ export type Route =
   | { name: 'person'; userId: string }
   | { name: 'sessions' }
   | { name: 'invite' }
+  | { name: 'rooms' }
+  | { name: 'new-room' }
+  | { name: 'room'; roomId: string }
+  | { name: 'advice' }
+  | { name: 'consult'; roomId: string }
+  | { name: 'anon-consult'; roomId: string }
+  | { name: 'desk'; deskId: string }
+  | { name: 'desk-consult'; deskId: string; roomId: string }
+  | { name: 'inbox' }
+  | { name: 'cases' }
   | { name: 'home' }
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
-  const [first, second] = parts
+  const [first, second, third] = parts
   switch (first) {
     case 'aanmelden':
       return { name: 'sign-in' }
@@ -34,6 +44,19 @@ export function parseRoute(hash: string): Route {
       return { name: 'sessions' }
     case 'uitnodigen':
       return { name: 'invite' }
+    case 'kamers':
+      if (second === 'nieuw') return { name: 'new-room' }
+      return second ? { name: 'room', roomId: second } : { name: 'rooms' }
+    case 'advies':
+      if (second === 'anoniem' && third) return { name: 'anon-consult', roomId: third }
+      return second ? { name: 'consult', roomId: second } : { name: 'advice' }
+    case 'desk':
+      if (second && third) return { name: 'desk-consult', deskId: second, roomId: third }
+      return second ? { name: 'desk', deskId: second } : { name: 'advice' }
+    case 'inbox':
+      return { name: 'inbox' }
+    case 'casussen':
+      return { name: 'cases' }
     default:
       return { name: 'home' }
   }
@@ -48,4 +71,15 @@ export const paths = {
   person: (userId: string) => `#/mensen/${encodeURIComponent(userId)}`,
   sessions: '#/sessies',
   invite: '#/uitnodigen',
+  rooms: '#/kamers',
+  newRoom: '#/kamers/nieuw',
+  room: (roomId: string) => `#/kamers/${encodeURIComponent(roomId)}`,
+  advice: '#/advies',
+  consult: (roomId: string) => `#/advies/${encodeURIComponent(roomId)}`,
+  anonConsult: (roomId: string) => `#/advies/anoniem/${encodeURIComponent(roomId)}`,
+  desk: (deskId: string) => `#/desk/${encodeURIComponent(deskId)}`,
+  deskConsult: (deskId: string, roomId: string) =>
+    `#/desk/${encodeURIComponent(deskId)}/${encodeURIComponent(roomId)}`,
+  inbox: '#/inbox',
+  cases: '#/casussen',
 } as const

@@ -2,6 +2,7 @@ import { KeyLogIntegrityError } from '@vs/client'
 import type { DeviceSummary, KeyLogAlertInfo } from '@vs/client'
 import { h, mount, onClick } from '../dom.js'
 import { formatDate, t } from '../i18n.js'
+import { paths } from '../router.js'
 import { alertBox, errorText, field, handleSubmit, statusLine } from '../ui.js'
 import { every, type View, type ViewContext } from '../app.js'
 
@@ -17,6 +18,7 @@ export const devicesView: View = async (ctx) => {
     alerts,
     h('div', { class: 'card' }, h('p', { class: 'muted' }, t('devicesIntro')), listAlert, list),
     linkNewDevice(ctx, () => void reload()),
+    h('p', {}, h('a', { href: paths.sessions }, `${t('showSessions')} →`)),
   )
 
   async function reload(): Promise<void> {

@@ -6,7 +6,7 @@ import { paths } from '../router.js'
 import { alertBox, errorText } from '../ui.js'
 import type { View, ViewContext } from '../app.js'
 
-function badge(v: PersonEntry['verification']): HTMLElement {
+export function badge(v: PersonEntry['verification']): HTMLElement {
   switch (v) {
     case 'not-in-log':
       return h('span', { class: 'badge danger-badge' }, `⚠ ${t('keyNotInLog')}`)

@@ -49,6 +49,15 @@ export class Hub {
     const sub: Sub = { subscriber, cursor, filling: false }
     r.subs.set(subscriber.id, sub)
     if (cursor < r.latest) void this.fill(roomId, sub)
+    // An event committed on this process between reading `roomHead` and registering
+    // here was published to nobody: look at the database head once more.
+    void this.db
+      .selectFrom('rooms')
+      .select('last_seq')
+      .where('id', '=', roomId)
+      .executeTakeFirst()
+      .then((row) => row && this.remoteAdvance(roomId, row.last_seq))
+      .catch((err: unknown) => this.logger.warn({ err, roomId }, 'head check failed'))
   }
 
   unsubscribe(subscriber: Subscriber, roomId: string): void {
