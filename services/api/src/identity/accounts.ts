@@ -31,10 +31,21 @@ export const signInLocked = () =>
     429,
   )
 
-export async function ensureRegion(db: Kysely<Database> | Transaction<Database>, name: string): Promise<string> {
+export async function ensureRegion(
+  db: Kysely<Database> | Transaction<Database>,
+  name: string,
+): Promise<string> {
   // Insert-if-missing: two operators creating the same region at once both succeed.
-  await db.insertInto('regions').values({ id: randomId(), name }).onConflict((oc) => oc.column('name').doNothing()).execute()
-  const row = await db.selectFrom('regions').select('id').where('name', '=', name).executeTakeFirstOrThrow()
+  await db
+    .insertInto('regions')
+    .values({ id: randomId(), name })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute()
+  const row = await db
+    .selectFrom('regions')
+    .select('id')
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow()
   return row.id
 }
 
