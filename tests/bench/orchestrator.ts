@@ -1,0 +1,666 @@
+/**
+ * The benchmark run: seed a world on the real API, then with one load process drive
+ * (1) the bare-ws baseline, (2) one API process, (3) two API processes sharing the
+ * database, each through an idle-connection run and a knee search; then the client
+ * crypto bench. Everything is measured in the same run, so the ratios compare like
+ * with like on a noisy shared machine.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { createEmptyPostgresDb } from '@vs/api/testing'
+import { runCryptoBench, type CryptoResult } from './crypto-bench.js'
+import type { Profile } from './profiles.js'
+import {
+  CpuMeter,
+  benchDir,
+  readProc,
+  round1,
+  round2,
+  runTs,
+  startApi,
+  startBaseline,
+  type ApiServer,
+  type Child,
+  type CpuWindow,
+} from './procs.js'
+import { PgWaits, commitLatency } from './pgdiag.js'
+import { coordinatorInvitation, seedWorld } from './seed.js'
+import type { FromLoad, Ledger, RoomHeads, StepResult, ToLoad } from './types.js'
+
+export interface BenchOptions {
+  profile: Profile
+  /** PostgreSQL server URL; a fresh database is made and dropped. Unset: PGlite, one node. */
+  databaseUrl: string | undefined
+  /** Run the Chromium history bench (needs /usr/bin/chromium). */
+  browser: boolean
+  /** Progress lines. */
+  log: (line: string) => void
+}
+
+export interface MeasuredStep extends StepResult {
+  ok: boolean
+  /** The load client fell behind its own schedule (busy machine): the figures are suspect. */
+  noisy: boolean
+  cpu: CpuWindow
+  /** Rows added to room_events during the step, per second of the step (PostgreSQL). */
+  persistedPerS: number | null
+  /** What the API's database sessions were doing: average sessions per wait state. */
+  pgWaits: Record<string, number> | null
+  /** The API processes' event-loop delay during the step (from /metrics), worst process. */
+  loopLagMs: { p50: number; p99: number; max: number } | null
+}
+
+/** Event-loop delay from the API's Prometheus metrics; a scrape also resets the window. */
+async function loopLag(url: string): Promise<{ p50: number; p99: number; max: number } | null> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const get = (name: string) => {
+      const m = new RegExp(`^vs_nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm').exec(text)
+      return m ? round2(Number(m[1]) * 1000) : 0
+    }
+    return { p50: get('p50'), p99: get('p99'), max: get('max') }
+  } catch {
+    return null
+  }
+}
+
+export interface IdleResult {
+  conns: number
+  connectMs: number
+  rssBeforeKb: number
+  rssAfterKb: number
+  /** null when RSS did not grow (GC noise larger than the sockets' memory). */
+  kbPerConn: number | null
+}
+
+export interface TargetResult {
+  name: string
+  processes: number
+  /** Highest rate with p99 ≤ the limit and nothing lost (before the first confirmed miss). */
+  knee: number
+  /** Highest rate it keeps up with: nothing lost, p50 ≤ the limit, backlog gone in 0.5 s. */
+  capacity: number
+  steps: MeasuredStep[]
+  idle: IdleResult | undefined
+  /** After the last step: deliveries that never arrived (every member must reach the head). */
+  missing: number
+  /** Room heads in the database minus the highest seq any member saw (API only). */
+  headGap: number
+  noisySteps: number
+  /** Messages acknowledged in the (uncounted) warm-up step. */
+  warmupAcked: number
+  /** Whether a knee search ran (not when the time budget was short). */
+  searched: boolean
+}
+
+export interface BenchReport {
+  profile: Profile['name']
+  startedAt: string
+  durationS: number
+  machine: {
+    cores: number
+    cpu: string
+    /** 1/5/15-minute load averages when the run started and ended (other work on the box). */
+    loadAvgStart: number[]
+    loadAvg: number[]
+    node: string
+    database: string
+    /** One-row transaction commit on one connection, measured before the API runs. */
+    commitMs: { p50: number; p99: number } | null
+  }
+  shape: {
+    rooms: number
+    members: number
+    connections: number
+    people: number
+    envelopeBytes: number
+  }
+  seedS: number
+  sealMs: number
+  baseline: TargetResult
+  api: TargetResult
+  twoNode: TargetResult | undefined
+  /** What the 50% and 80% steps are fractions of (the knee, or the capacity if no knee). */
+  fractionBase: 'knee' | 'capacity'
+  /** Messages acknowledged in API runs vs message rows in the database afterwards. */
+  durability: { acked: number; persisted: number | null }
+  crypto: CryptoResult
+}
+
+class LoadProcess {
+  private waiter:
+    | { expect: FromLoad['t']; resolve: (m: FromLoad) => void; reject: (e: Error) => void }
+    | undefined
+
+  private constructor(readonly child: Child) {
+    child.child.on('message', (m: FromLoad) => {
+      const w = this.waiter
+      if (!w) return
+      this.waiter = undefined
+      if (m.t === 'error') w.reject(new Error(`load client: ${m.message}`))
+      else if (m.t !== w.expect) w.reject(new Error(`load client answered ${m.t}, not ${w.expect}`))
+      else w.resolve(m)
+    })
+    void child.exited.then((code) =>
+      this.waiter?.reject(new Error(`load client exited (${code}): ${child.output()}`)),
+    )
+  }
+
+  /**
+   * The load client runs at a higher priority (nice −10) when allowed: on a shared,
+   * busy machine it must keep its send schedule and read receipts promptly, or its own
+   * delays would be counted as the server's. The servers run at normal priority.
+   */
+  static start(): LoadProcess {
+    return new LoadProcess(
+      runTs(
+        path.join(benchDir, 'load-client.ts'),
+        [],
+        {},
+        { ipc: true, keepOutput: 16_384, nice: -10 },
+      ),
+    )
+  }
+
+  get pid(): number {
+    return this.child.pid
+  }
+
+  ask<T extends FromLoad['t']>(msg: ToLoad, expect: T): Promise<Extract<FromLoad, { t: T }>> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { expect, resolve: resolve as (m: FromLoad) => void, reject }
+      this.child.child.send(msg)
+    })
+  }
+
+  async exit(): Promise<void> {
+    if (this.child.child.connected) this.child.child.send({ t: 'exit' } satisfies ToLoad)
+    await this.child.stop()
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const p = o.profile
+  const started = Date.now()
+  const loadAvgStart = loadavg().map(round2)
+  const deadline = started + p.budgetMs
+  const t = () => `${Math.round((Date.now() - started) / 1000)}s`.padStart(4)
+  const log = (s: string) => o.log(`[${t()}] ${s}`)
+  const tmp = await mkdtemp(path.join(tmpdir(), 'vs-bench-'))
+  const servers: ApiServer[] = []
+  let load: LoadProcess | undefined
+  let pgc: pg.Client | undefined
+  let db: { url: string; drop: () => Promise<void> } | undefined
+  try {
+    const env: Record<string, string> = {
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '1000000',
+      TRUST_PROXY: 'true',
+      KEYS_DIR: path.join(tmp, 'keys'),
+      // Both processes must issue and accept the same tokens.
+      PUBLIC_URL: 'http://bench.localhost',
+    }
+    if (o.databaseUrl) {
+      db = await createEmptyPostgresDb(o.databaseUrl)
+      env.DATABASE_URL = db.url
+    } else {
+      env.DATA_DIR = path.join(tmp, 'data')
+    }
+    const twoNode = p.twoNode && !!db
+
+    // ---- seed
+    log(
+      `seeding ${p.rooms} rooms × ${p.members} member devices on ${db ? 'PostgreSQL' : 'PGlite'}…`,
+    )
+    const seedStart = Date.now()
+    const code = await coordinatorInvitation(env)
+    const seeder = await startApi(env)
+    servers.push(seeder)
+    const setup = await seedWorld(seeder.url, code, p, log)
+    await seeder.stop()
+    servers.splice(servers.indexOf(seeder), 1)
+    const seedS = round1((Date.now() - seedStart) / 1000)
+    const setupFile = path.join(tmp, 'setup.json')
+    await writeFile(setupFile, JSON.stringify(setup))
+    if (db) {
+      pgc = new pg.Client({ connectionString: db.url })
+      await pgc.connect()
+    }
+    // Backends of the benchmark database (pool connections come and go: refreshed
+    // before each step and every second during it).
+    const pgPids: number[] = []
+    let refreshing = false
+    const refreshPgPids = async () => {
+      if (!pgc || !db || refreshing) return
+      refreshing = true
+      try {
+        const r = await pgc.query<{ pid: number }>(
+          'select pid from pg_stat_activity where datname = current_database()',
+        )
+        for (const x of r.rows) if (!pgPids.includes(x.pid)) pgPids.push(x.pid)
+      } finally {
+        refreshing = false
+      }
+    }
+    const messageRows = async (): Promise<number | null> => {
+      if (!pgc) return null
+      const r = await pgc.query<{ n: string }>(
+        "select count(*) as n from room_events where kind = 'message'",
+      )
+      return Number(r.rows[0]!.n)
+    }
+
+    log(`seeded in ${seedS} s; load client sealing ${setup.conns.length * p.pool} envelopes…`)
+    const lp = LoadProcess.start()
+    load = lp
+    const ready = await lp.ask({ t: 'init', setupFile }, 'ready')
+    log(`sealed ${ready.sealed} envelopes with the SDK in ${ready.sealMs} ms`)
+
+    // ---- targets: a connection set each, measured step by step
+    interface Target extends TargetResult {
+      set: string
+      ledger: Ledger
+      servers: ApiServer[]
+    }
+    const meterFor = (tg: Target) =>
+      new CpuMeter(() => ({
+        server: tg.servers.map((s) => s.pid),
+        load: [lp.pid],
+        postgres: tg.ledger === 'api' ? pgPids : [],
+      }))
+    const serverRss = (tg: Target) =>
+      tg.servers.reduce((n, s) => n + (readProc(s.pid)?.rssKb ?? 0), 0)
+
+    /** Connects a target's sockets; on a fresh process, measures RSS per idle socket. */
+    const connect = async (
+      name: string,
+      set: string,
+      ledger: Ledger,
+      tservers: ApiServer[],
+      idle: boolean,
+    ): Promise<Target> => {
+      const tg: Target = {
+        name,
+        set,
+        ledger,
+        servers: tservers,
+        processes: tservers.length,
+        knee: 0,
+        capacity: 0,
+        steps: [],
+        idle: undefined,
+        missing: 0,
+        headGap: 0,
+        noisySteps: 0,
+        warmupAcked: 0,
+        searched: false,
+      }
+      // RSS moves with garbage collection. Connecting allocates a lot of short-lived
+      // garbage (token checks, queries); an idle V8 collects it within seconds (its
+      // memory reducer), so the lowest RSS over several idle seconds is what stays.
+      const rss = async (n: number) => {
+        const xs: number[] = []
+        for (let i = 0; i < n; i++) {
+          xs.push(serverRss(tg))
+          await sleep(250)
+        }
+        return Math.min(...xs)
+      }
+      if (idle) await sleep(1000)
+      const before = idle ? await rss(p.idleSettleMs / 250) : 0
+      const c = await lp.ask(
+        { t: 'connect', set, ledger, urls: tservers.map((s) => s.url), auth: ledger === 'api' },
+        'connected',
+      )
+      if (idle) {
+        await sleep(2000)
+        const after = await rss(p.idleSettleMs / 250)
+        tg.idle = {
+          conns: c.conns,
+          connectMs: c.ms,
+          rssBeforeKb: before,
+          rssAfterKb: after,
+          // Garbage collection can move RSS by more than the sockets take (small worlds):
+          // then there is no figure, rather than a negative one.
+          kbPerConn: after > before ? round2((after - before) / c.conns) : null,
+        }
+        log(
+          `${name}: ${c.conns} idle ${ledger === 'api' ? 'authenticated ' : ''}sockets: ` +
+            `RSS ${Math.round(before / 1024)} → ${Math.round(after / 1024)} MiB, ` +
+            `${tg.idle.kbPerConn ?? 'n/a (GC noise)'} KiB per connection (connect ${c.ms} ms)`,
+        )
+      } else {
+        log(`${name}: ${c.conns} sockets connected in ${c.ms} ms`)
+      }
+      return tg
+    }
+
+    const settle = async (tg: Target) => {
+      const r = await lp.ask({ t: 'settle', set: tg.set, timeoutMs: 30_000 }, 'settled')
+      return r.rooms
+    }
+
+    const runStep = async (tg: Target, rate: number, label: string): Promise<MeasuredStep> => {
+      await refreshPgPids()
+      const api = tg.ledger === 'api'
+      const rows0 = api ? await messageRows() : null
+      const waits = api && pgc ? new PgWaits(pgc) : undefined
+      waits?.start()
+      if (api) await Promise.all(tg.servers.map((sv) => loopLag(sv.url)))
+      const meter = meterFor(tg)
+      meter.begin()
+      const pids = setInterval(() => void refreshPgPids().catch(() => {}), 1000)
+      const { result } = await lp
+        .ask(
+          { t: 'step', set: tg.set, label, rate, durationMs: p.stepMs, drainMs: p.drainMs },
+          'step',
+        )
+        .finally(() => clearInterval(pids))
+      const cpu = meter.end()
+      const pgWaits = waits ? await waits.stop() : null
+      const lags = api ? await Promise.all(tg.servers.map((sv) => loopLag(sv.url))) : []
+      const loopLagMs = lags.reduce<MeasuredStep['loopLagMs']>(
+        (worst, l) => (l && (!worst || l.p99 > worst.p99) ? l : worst),
+        null,
+      )
+      const rows1 = api ? await messageRows() : null
+      const ok =
+        result.latency.p99 <= p.p99LimitMs &&
+        result.lost === 0 &&
+        result.duplicates === 0 &&
+        result.outOfOrder === 0 &&
+        result.mismatched === 0 &&
+        Object.keys(result.errors).length === 0
+      const noisy = result.sendLagP99Ms > p.maxSendLagMs
+      if (noisy) tg.noisySteps++
+      const s: MeasuredStep = {
+        ...result,
+        ok,
+        noisy,
+        cpu,
+        persistedPerS:
+          rows0 !== null && rows1 !== null ? Math.round((rows1 - rows0) / (p.stepMs / 1000)) : null,
+        pgWaits,
+        loopLagMs,
+      }
+      tg.steps.push(s)
+      const errs = Object.entries(result.errors)
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' ')
+      log(
+        `${tg.name.padEnd(8)} ${label.padEnd(8)} ${String(rate).padStart(6)} msg/s: ` +
+          `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
+          `lost ${result.lost}${result.duplicates ? `, dup ${result.duplicates}` : ''}` +
+          `${errs ? `, errors ${errs}` : ''}; cpu server ${cpu.cpuPct.server}% ` +
+          `pg ${cpu.cpuPct.postgres}% load ${cpu.cpuPct.load}% machine ${cpu.machinePct}%` +
+          `${noisy ? ` [noisy: send lag p99 ${result.sendLagP99Ms} ms]` : ''} ${ok ? '✓' : '✗'}` +
+          (loopLagMs ? `; event loop p99 ${loopLagMs.p99} ms` : '') +
+          (pgWaits && Object.keys(pgWaits).length
+            ? `; pg sessions: ${Object.entries(pgWaits)
+                .slice(0, 3)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}`
+            : ''),
+      )
+      if (!ok) {
+        // Let any backlog drain before the next step.
+        await settle(tg)
+        await sleep(500)
+      }
+      return s
+    }
+
+    const warmup = async (tg: Target) => {
+      if (p.warmupMs <= 0) return
+      const { result } = await lp.ask(
+        {
+          t: 'step',
+          set: tg.set,
+          label: 'warmup',
+          rate: p.rates[0]!,
+          durationMs: p.warmupMs,
+          drainMs: p.drainMs,
+        },
+        'step',
+      )
+      tg.warmupAcked += result.acked
+      log(
+        `${tg.name.padEnd(8)} warmup   ${String(result.rate).padStart(6)} msg/s: ` +
+          `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms (not counted)`,
+      )
+      await settle(tg)
+    }
+
+    /** Keeps up: no loss, median below the limit, the backlog gone within 0.5 s. */
+    const keepsUp = (st: MeasuredStep) =>
+      st.lost === 0 &&
+      st.duplicates === 0 &&
+      st.mismatched === 0 &&
+      Object.keys(st.errors).length === 0 &&
+      st.latency.p50 <= p.p99LimitMs &&
+      st.tailMs <= 500
+
+    /**
+     * One rate for one target. While the knee is still open a p99 failure is re-run
+     * (`confirm`), once more when an attempt was noisy (the load client fell behind its
+     * schedule); above the knee a step runs once more only if it did not keep up.
+     */
+    const attempt = async (
+      tg: Target,
+      rate: number,
+      label: string,
+      kneeOpen: boolean,
+      reserveMs: number,
+    ): Promise<{ ok: boolean; keepsUp: boolean }> => {
+      const tries: MeasuredStep[] = [await runStep(tg, rate, label)]
+      const best = () => ({ ok: tries.some((x) => x.ok), keepsUp: tries.some(keepsUp) })
+      const time = () => p.confirmFailures && Date.now() < deadline - reserveMs
+      if (kneeOpen && !tries[0]!.ok && time()) {
+        tries.push(await runStep(tg, rate, 'confirm'))
+        if (!best().ok && tries.some((x) => x.noisy) && time())
+          tries.push(await runStep(tg, rate, 'confirm'))
+      } else if (!kneeOpen && !best().keepsUp && time()) {
+        tries.push(await runStep(tg, rate, 'confirm'))
+      }
+      return best()
+    }
+
+    /**
+     * Knee search for several targets in lockstep: at each rate every target still
+     * running takes its turn (alternating who goes first), so drifts in the machine's
+     * background load hit them alike. The knee (p99 ≤ limit, nothing lost) is the last
+     * rate that passed before the first confirmed failure; the search goes on above it
+     * to find the capacity (the highest rate the target keeps up with), which a busy
+     * machine's scheduling stalls do not decide. Then bisection of both boundaries.
+     */
+    const search = async (targets: Target[], reserveMs: number, startAt = 0) => {
+      for (const tg of targets) tg.searched = true
+      const kneeFail = new Map<Target, number>()
+      const capFail = new Map<Target, number>()
+      let turn = 0
+      for (const rate of p.rates.filter((r) => r >= startAt)) {
+        if (Date.now() > deadline - reserveMs) {
+          log('time budget: stopping the search here')
+          break
+        }
+        const live = targets.filter((tg) => !capFail.has(tg))
+        if (live.length === 0) break
+        const order = turn++ % 2 === 0 ? live : [...live].reverse()
+        for (const tg of order) {
+          const open = !kneeFail.has(tg)
+          const r = await attempt(tg, rate, 'search', open, reserveMs)
+          if (open) {
+            if (r.ok) tg.knee = rate
+            else kneeFail.set(tg, rate)
+          }
+          if (r.keepsUp) tg.capacity = rate
+          else capFail.set(tg, rate)
+        }
+      }
+      for (let i = 0; i < p.refine; i++) {
+        for (const tg of targets) {
+          const hi = kneeFail.get(tg)
+          if (hi === undefined || Date.now() > deadline - reserveMs) continue
+          const mid = Math.round((tg.knee + hi) / 2 / 50) * 50
+          if (mid <= tg.knee || mid >= hi) continue
+          if ((await attempt(tg, mid, 'refine', true, reserveMs)).ok) tg.knee = mid
+          else kneeFail.set(tg, mid)
+        }
+      }
+      for (const tg of targets) {
+        const hi = capFail.get(tg)
+        if (hi === undefined || p.refine === 0 || Date.now() > deadline - reserveMs) continue
+        const mid = Math.round((tg.capacity + hi) / 2 / 50) * 50
+        if (mid <= tg.capacity || mid >= hi) continue
+        if ((await attempt(tg, mid, 'refine', false, reserveMs)).keepsUp) tg.capacity = mid
+      }
+      for (const tg of targets)
+        log(
+          `${tg.name}: knee ${tg.knee} msg/s (p99 ≤ ${p.p99LimitMs} ms), capacity ${tg.capacity} msg/s`,
+        )
+    }
+
+    const finish = async (tg: Target) => {
+      const rooms = await settle(tg)
+      tg.missing = rooms.reduce((n, r) => n + r.behind, 0)
+      if (tg.ledger === 'api' && pgc) {
+        const r = await pgc.query<{ id: string; last_seq: number }>(
+          'select id, last_seq from rooms',
+        )
+        const byId = new Map<string, RoomHeads>(rooms.map((x) => [x.roomId, x]))
+        tg.headGap = 0
+        for (const row of r.rows) {
+          const h = byId.get(row.id)
+          if (h) tg.headGap += row.last_seq - h.max
+        }
+      }
+      await lp.ask({ t: 'disconnect', set: tg.set }, 'disconnected')
+    }
+
+    const result = (tg: Target): TargetResult => ({
+      name: tg.name,
+      processes: tg.processes,
+      knee: tg.knee,
+      capacity: tg.capacity,
+      steps: tg.steps,
+      idle: tg.idle,
+      missing: tg.missing,
+      headGap: tg.headGap,
+      noisySteps: tg.noisySteps,
+      warmupAcked: tg.warmupAcked,
+      searched: tg.searched,
+    })
+
+    // ---- the baseline and one API process, side by side
+    log('baseline: bare ws broadcast server')
+    const base = await startBaseline()
+    servers.push(base)
+    const baseline = await connect('baseline', 'baseline', 'baseline', [base], p.idle)
+    let commitMs: { p50: number; p99: number } | null = null
+    if (pgc) {
+      commitMs = await commitLatency(pgc)
+      log(
+        `PostgreSQL commit (one row, one connection): p50 ${commitMs.p50} ms, p99 ${commitMs.p99} ms`,
+      )
+    }
+    log('api: one API process on the database')
+    const a = await startApi(env)
+    servers.push(a)
+    const api = await connect('api', 'api', 'api', [a], p.idle)
+    await warmup(baseline)
+    await warmup(api)
+    await search([baseline, api], p.pairReserveMs)
+    // Latency below the knee; the baseline at the same rates shows the cost of durability.
+    // With no knee at all (every rate missed p99 on a busy machine) the fractions are of
+    // the capacity instead, and the report says so.
+    const fractionBase = api.knee > 0 ? 'knee' : 'capacity'
+    const ref = api.knee > 0 ? api.knee : api.capacity
+    for (const f of [0.5, 0.8]) {
+      const rate = Math.max(1, Math.round(ref * f))
+      if (ref <= 0) break
+      await runStep(api, rate, `${Math.round(f * 100)}%`)
+      await runStep(baseline, rate, `api${Math.round(f * 100)}%`)
+    }
+    await finish(baseline)
+    await base.stop()
+    servers.splice(servers.indexOf(base), 1)
+    await finish(api)
+
+    // ---- two API processes: every room's members split across them
+    let two: Target | undefined
+    if (twoNode) {
+      log('api×2: two API processes, members of every room split across them')
+      const b = await startApi(env)
+      servers.push(b)
+      two = await connect('api×2', 'api2', 'api', [a, b], false)
+      const half = Math.max(1, Math.round(ref * 0.5))
+      await warmup(two)
+      if (ref > 0) await runStep(two, half, '50%')
+      if (Date.now() < deadline - p.twoNodeSearchMs) await search([two], p.tailReserveMs, half)
+      else log('api×2: not enough time left for a knee search; measured at 50% only')
+      await finish(two)
+      await b.stop()
+      servers.splice(servers.indexOf(b), 1)
+    }
+    await a.stop()
+    servers.splice(servers.indexOf(a), 1)
+
+    const acked =
+      [...api.steps, ...(two?.steps ?? [])].reduce((n, s) => n + s.acked, 0) +
+      api.warmupAcked +
+      (two?.warmupAcked ?? 0)
+    const persisted = await messageRows()
+    await lp.exit()
+    load = undefined
+
+    // ---- client crypto
+    log('crypto: SDK seal/open vs bare libsodium (Node), history in Chromium')
+    const crypto = await runCryptoBench({
+      messages: p.cryptoMessages,
+      historyMessages: o.browser ? p.historyMessages : 0,
+      plaintextBytes: p.plaintextBytes,
+      log,
+    })
+
+    return {
+      profile: p.name,
+      startedAt: new Date(started).toISOString(),
+      durationS: round1((Date.now() - started) / 1000),
+      machine: {
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model ?? 'unknown',
+        loadAvgStart,
+        loadAvg: loadavg().map(round2),
+        node: process.version,
+        database: db ? 'PostgreSQL' : 'PGlite',
+        commitMs,
+      },
+      shape: {
+        rooms: p.rooms,
+        members: p.members,
+        connections: setup.conns.length,
+        people: new Set(setup.conns.map((c) => c.userId)).size,
+        envelopeBytes: ready.envelopeBytes,
+      },
+      seedS,
+      sealMs: ready.sealMs,
+      baseline: result(baseline),
+      api: result(api),
+      twoNode: two ? result(two) : undefined,
+      durability: { acked, persisted },
+      fractionBase,
+      crypto,
+    }
+  } finally {
+    await load?.exit().catch(() => {})
+    for (const s of servers) await s.stop().catch(() => {})
+    await pgc?.end().catch(() => {})
+    if (db && process.env.BENCH_KEEP_DB) o.log(`kept database ${db.url}`)
+    else await db?.drop().catch(() => {})
+    await rm(tmp, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Child processes of the benchmark (API servers, the bare-ws baseline, the load client)
+ * and their CPU and memory, read from /proc. Each child is started as
+ * `node --import tsx <script>` so its pid is the process doing the work (not a tsx
+ * wrapper), which is what CPU and RSS must be read from.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { setPriority } from 'node:os'
+import { once } from 'node:events'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url))
+export const repoRoot = path.resolve(benchDir, '..', '..')
+export const apiEntry = path.join(repoRoot, 'services', 'api', 'src', 'index.ts')
+export const cliEntry = path.join(repoRoot, 'services', 'api', 'src', 'cli.ts')
+const tsxImport = import.meta.resolve('tsx')
+
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const addr = srv.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+export interface Child {
+  child: ChildProcess
+  pid: number
+  output(): string
+  exited: Promise<number | null>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Runs a TypeScript file in a plain node process (tsx as a loader, not as a wrapper). */
+export function runTs(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  opts: { ipc?: boolean; keepOutput?: number; nodeArgs?: string[]; nice?: number } = {},
+): Child {
+  const stdio: StdioOptions = opts.ipc
+    ? ['ignore', 'pipe', 'pipe', 'ipc']
+    : ['ignore', 'pipe', 'pipe']
+  const nodeArgs = opts.nodeArgs ?? []
+  const child = spawn(process.execPath, [...nodeArgs, '--import', tsxImport, script, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio,
+    cwd: repoRoot,
+  })
+  if (opts.nice && child.pid) {
+    try {
+      setPriority(child.pid, opts.nice)
+    } catch {
+      // Not permitted (no CAP_SYS_NICE): run at normal priority.
+    }
+  }
+  const keep = opts.keepOutput ?? 64 * 1024
+  let out = ''
+  const add = (d: Buffer) => {
+    out += d.toString()
+    if (out.length > keep) out = out.slice(-keep)
+  }
+  child.stdout!.on('data', add)
+  child.stderr!.on('data', add)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      const code = await exited
+      clearTimeout(t)
+      return code
+    },
+  }
+}
+
+/** Polls `url` until it answers 2xx, or throws with the child's output. */
+export async function waitHttp(url: string, c: Child, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let exitCode: number | null | undefined
+  void c.exited.then((code) => (exitCode = code))
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`process exited with ${exitCode}: ${c.output()}`)
+    try {
+      const res = await fetch(url)
+      if (res.ok) return
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      await c.stop('SIGKILL')
+      throw new Error(`${url} did not answer in time: ${c.output()}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+export interface ApiServer extends Child {
+  url: string
+  port: number
+}
+
+/**
+ * Starts the real API process and waits until it is ready. With BENCH_CPU_PROF=<dir> the
+ * process writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
+ */
+export async function startApi(env: Record<string, string | undefined>): Promise<ApiServer> {
+  const port = await freePort()
+  const prof = process.env.BENCH_CPU_PROF
+  const c = runTs(
+    apiEntry,
+    [],
+    { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {},
+  )
+  const url = `http://127.0.0.1:${port}`
+  await waitHttp(`${url}/readyz`, c)
+  return { ...c, url, port }
+}
+
+/** Starts the bare `ws` broadcast server (no auth, no persistence). */
+export async function startBaseline(): Promise<ApiServer> {
+  const port = await freePort()
+  const c = runTs(path.join(benchDir, 'baseline-server.ts'), [], { PORT: String(port) })
+  const url = `http://127.0.0.1:${port}`
+  await waitHttp(`${url}/healthz`, c)
+  return { ...c, url, port }
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc
+
+/** USER_HZ: 100 on every mainstream Linux configuration (`getconf CLK_TCK`). */
+const clkTck = 100
+
+export interface ProcSample {
+  /** CPU seconds (user + system) since the process started. */
+  cpuS: number
+  rssKb: number
+}
+
+export function readProc(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const utime = Number(rest[11])
+    const stime = Number(rest[12])
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const m = /VmRSS:\s+(\d+) kB/.exec(status)
+    return { cpuS: (utime + stime) / clkTck, rssKb: m ? Number(m[1]) : 0 }
+  } catch {
+    return undefined
+  }
+}
+
+/** Busy and total jiffies of the whole machine. */
+function readMachine(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  const idle = (v[3] ?? 0) + (v[4] ?? 0)
+  const total = v.reduce((a, b) => a + b, 0)
+  return { busy: total - idle, total }
+}
+
+export interface CpuWindow {
+  /** CPU use per named group in percent of one core over the window. */
+  cpuPct: Record<string, number>
+  /** Peak RSS per named group in KiB seen while sampling. */
+  peakRssKb: Record<string, number>
+  /** Whole-machine busy share, percent of all cores. */
+  machinePct: number
+}
+
+/**
+ * Measures CPU of groups of processes over a window; `pids` is re-evaluated at each
+ * sample so short-lived processes (PostgreSQL backends) are caught.
+ */
+export class CpuMeter {
+  private start = new Map<number, number>()
+  private last = new Map<number, number>()
+  private peak: Record<string, number> = {}
+  private t0 = 0
+  private m0 = { busy: 0, total: 0 }
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(private readonly groups: () => Record<string, number[]>) {}
+
+  begin(): void {
+    this.start.clear()
+    this.last.clear()
+    this.peak = {}
+    this.t0 = performance.now()
+    this.m0 = readMachine()
+    this.sample()
+    this.timer = setInterval(() => this.sample(), 250)
+    this.timer.unref()
+  }
+
+  private sample(): void {
+    for (const [name, pids] of Object.entries(this.groups())) {
+      let rss = 0
+      for (const pid of pids) {
+        const s = readProc(pid)
+        if (!s) continue
+        if (!this.start.has(pid)) this.start.set(pid, s.cpuS)
+        this.last.set(pid, s.cpuS)
+        rss += s.rssKb
+      }
+      this.peak[name] = Math.max(this.peak[name] ?? 0, rss)
+    }
+  }
+
+  end(): CpuWindow {
+    clearInterval(this.timer)
+    this.sample()
+    const secs = (performance.now() - this.t0) / 1000
+    const m1 = readMachine()
+    const cpuPct: Record<string, number> = {}
+    for (const [name, pids] of Object.entries(this.groups())) {
+      let used = 0
+      for (const pid of pids) used += (this.last.get(pid) ?? 0) - (this.start.get(pid) ?? 0)
+      cpuPct[name] = round1((used / secs) * 100)
+    }
+    const dt = m1.total - this.m0.total
+    return {
+      cpuPct,
+      peakRssKb: { ...this.peak },
+      machinePct: dt > 0 ? round1(((m1.busy - this.m0.busy) / dt) * 100) : 0,
+    }
+  }
+}
+
+export function round1(n: number): number {
+  return Math.round(n * 10) / 10
+}
+
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100
+}
