@@ -93,6 +93,8 @@ export interface TargetResult {
   warmupAcked: number
   /** Whether a knee search ran (not when the time budget was short). */
   searched: boolean
+  /** The search stopped for time while this target still kept up: knee/capacity are lower bounds. */
+  truncated: boolean
 }
 
 export interface BenchReport {
@@ -298,6 +300,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         noisySteps: 0,
         warmupAcked: 0,
         searched: false,
+        truncated: false,
       }
       // RSS moves with garbage collection. Connecting allocates a lot of short-lived
       // garbage (token checks, queries); an idle V8 collects it within seconds (its
@@ -485,6 +488,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       for (const rate of p.rates.filter((r) => r >= startAt)) {
         if (Date.now() > deadline - reserveMs) {
           log('time budget: stopping the search here')
+          for (const tg of targets) if (!capFail.has(tg)) tg.truncated = true
           break
         }
         const live = targets.filter((tg) => !capFail.has(tg))
@@ -553,6 +557,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       noisySteps: tg.noisySteps,
       warmupAcked: tg.warmupAcked,
       searched: tg.searched,
+      truncated: tg.truncated,
     })
 
     // ---- the baseline and one API process, side by side

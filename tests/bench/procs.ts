@@ -128,10 +128,16 @@ export async function startApi(env: Record<string, string | undefined>): Promise
   return { ...c, url, port }
 }
 
-/** Starts the bare `ws` broadcast server (no auth, no persistence). */
+/** Starts the bare `ws` broadcast server (no auth, no persistence); BENCH_CPU_PROF as above. */
 export async function startBaseline(): Promise<ApiServer> {
   const port = await freePort()
-  const c = runTs(path.join(benchDir, 'baseline-server.ts'), [], { PORT: String(port) })
+  const prof = process.env.BENCH_CPU_PROF
+  const c = runTs(
+    path.join(benchDir, 'baseline-server.ts'),
+    [],
+    { PORT: String(port) },
+    prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {},
+  )
   const url = `http://127.0.0.1:${port}`
   await waitHttp(`${url}/healthz`, c)
   return { ...c, url, port }

@@ -79,7 +79,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     plaintextBytes: 100,
     rates: [250, 500, 1000, 2000, 4000, 6000, 8000],
     refine: 0,
-    confirmFailures: false,
+    confirmFailures: true,
     stepMs: 2000,
     warmupMs: 1500,
     drainMs: 2000,

@@ -76,6 +76,15 @@ export async function createApp(ctx: AppContext): Promise<App> {
     return reply.code(status).send(body)
   })
 
+  // ajv coerces "1e309" or "Infinity" in a query or path to Infinity and then skips the
+  // integer bounds (they only apply to finite numbers): refuse such values here (400).
+  app.addHook('preHandler', async (req) => {
+    for (const part of [req.query, req.params])
+      for (const v of Object.values((part ?? {}) as Record<string, unknown>))
+        if (typeof v === 'number' && !Number.isFinite(v))
+          throw errors.badRequest('Ongeldig getal / Invalid number')
+  })
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: reply.statusCode })
