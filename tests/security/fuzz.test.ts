@@ -709,7 +709,13 @@ describe('fuzzing', () => {
       expect(written).toHaveLength(after.n - before.n)
       const sent = new Set(sentIdems.values())
       for (const w of written.filter((x) => !sent.has(x.idem_key)))
-        console.log('UNSENT', w.idem_key, frames.filter((f) => 'text' in f && f.text.includes(w.idem_key)).map((f) => ('text' in f ? f.text.slice(0, 300) : '')))
+        console.log(
+          'UNSENT',
+          w.idem_key,
+          frames
+            .filter((f) => 'text' in f && f.text.includes(w.idem_key))
+            .map((f) => ('text' in f ? f.text.slice(0, 300) : '')),
+        )
       expect(written.filter((w) => !sent.has(w.idem_key))).toEqual([])
       expect(written.filter((w) => refusedIdems.has(w.idem_key))).toEqual([])
       expect(
