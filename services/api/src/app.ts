@@ -28,7 +28,7 @@ import { roomRoutes } from './routes/rooms.js'
 import { loopRoutes } from './routes/loop.js'
 import { consultRoutes } from './routes/consult.js'
 import { raiseAlerts } from './loop/notices.js'
-import { Realtime } from './realtime/realtime.js'
+import { defaultLimits, Realtime } from './realtime/realtime.js'
 import { Scheduler } from './jobs/scheduler.js'
 import { writeCheckpoint } from './audit.js'
 import { retentionJob } from './retention/job.js'
@@ -148,7 +148,11 @@ export async function createApp(ctx: AppContext): Promise<App> {
     },
   })
 
-  const realtime = new Realtime(ctx)
+  const realtime = new Realtime(ctx, {
+    ...defaultLimits,
+    maxConnectionsPerUser: ctx.cfg.wsMaxConnectionsPerUser,
+    framesPerSecond: ctx.cfg.wsFramesPerSecond,
+  })
   await realtime.start()
   app.decorate('realtime', realtime)
   app.addHook('onClose', async () => realtime.stop())

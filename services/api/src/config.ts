@@ -18,6 +18,12 @@ export interface ServerConfig {
   /** Maximum request body in bytes. */
   bodyLimit: number
   rateLimitMax: number
+  /** Requests per minute per address on the credential routes (sign-in, invitations). */
+  credentialRateLimit: number
+  /** WebSockets one user may hold open at once. */
+  wsMaxConnectionsPerUser: number
+  /** Frames per second one WebSocket may send (token bucket). */
+  wsFramesPerSecond: number
   /** Directory with the server's long-lived keys (token signing, key log). */
   keysDir: string
   /** Public origin used as token issuer/audience. */
@@ -50,6 +56,9 @@ export interface ServerEnv {
   WEB_DIR?: string
   BODY_LIMIT?: string
   RATE_LIMIT_MAX?: string
+  CREDENTIAL_RATE_LIMIT?: string
+  WS_MAX_CONNECTIONS_PER_USER?: string
+  WS_FRAMES_PER_SECOND?: string
   KEYS_DIR?: string
   PUBLIC_URL?: string
   TRUST_PROXY?: string
@@ -80,6 +89,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ServerEnv {
     WEB_DIR: pick('WEB_DIR'),
     BODY_LIMIT: pick('BODY_LIMIT'),
     RATE_LIMIT_MAX: pick('RATE_LIMIT_MAX'),
+    CREDENTIAL_RATE_LIMIT: pick('CREDENTIAL_RATE_LIMIT'),
+    WS_MAX_CONNECTIONS_PER_USER: pick('WS_MAX_CONNECTIONS_PER_USER'),
+    WS_FRAMES_PER_SECOND: pick('WS_FRAMES_PER_SECOND'),
     KEYS_DIR: pick('KEYS_DIR'),
     PUBLIC_URL: pick('PUBLIC_URL'),
     TRUST_PROXY: pick('TRUST_PROXY'),
@@ -145,6 +157,15 @@ export function envToCfg(env: ServerEnv): ServerConfig {
     webDir: path.resolve(env.WEB_DIR ?? path.join(repoRoot, 'packages', 'web', 'dist')),
     bodyLimit: int('BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 64 * 1024 * 1024),
     rateLimitMax: int('RATE_LIMIT_MAX', env.RATE_LIMIT_MAX, 600, 1, 1_000_000),
+    credentialRateLimit: int('CREDENTIAL_RATE_LIMIT', env.CREDENTIAL_RATE_LIMIT, 20, 1, 1_000_000),
+    wsMaxConnectionsPerUser: int(
+      'WS_MAX_CONNECTIONS_PER_USER',
+      env.WS_MAX_CONNECTIONS_PER_USER,
+      20,
+      1,
+      100_000,
+    ),
+    wsFramesPerSecond: int('WS_FRAMES_PER_SECOND', env.WS_FRAMES_PER_SECOND, 500, 1, 1_000_000),
     keysDir: path.resolve(env.KEYS_DIR ?? path.join(dataDir, 'keys')),
     publicUrl: publicUrl.replace(/\/$/, ''),
     shutdownTimeoutMs: 10_000,

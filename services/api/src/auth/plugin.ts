@@ -89,7 +89,10 @@ export function authenticated(
   return async (app: FastifyInstance) => {
     app.decorateRequest('principal', null)
     app.decorateRequest('tokenExpiresAt', 0)
-    app.addHook('onRequest', async (req) => {
+    // `preParsing`, not `onRequest`: the rate limiter (a route-level onRequest hook) has
+    // then counted the request already, so a flood of bad tokens is limited too, and no
+    // body is parsed for a request that is refused.
+    app.addHook('preParsing', async (req) => {
       const cap = opts.allowCapability ? capabilityOf(req) : undefined
       if (cap) {
         const p = await loadCapabilityPrincipal(ctx.db.db, capabilityHash(cap))

@@ -7,13 +7,16 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import type { Logger } from '../logger.js'
-import { eventFrame, fetchEvents, type StoredEvent } from '../rooms/events.js'
+import { eventFrameBytes, fetchEvents, type StoredEvent } from '../rooms/events.js'
+import type { RemoteCommit } from './notifier.js'
 
 /** What the hub needs from a connection. */
 export interface Subscriber {
   readonly id: number
-  /** Sends a serialized frame; returns false if the connection is gone or cut off. */
-  sendRaw(frame: string): boolean
+  /** Sends a serialized text frame; returns false if the connection is gone or cut off. */
+  sendRaw(frame: Buffer): boolean
+  /** Resolves once the socket's send buffer is small enough to take another page. */
+  drained(): Promise<void>
   /** Called when a commit changed the room; the subscriber re-checks its access. */
   onMembershipChange(roomId: string): void
 }
@@ -29,11 +32,17 @@ interface RoomSubs {
   latest: number
 }
 
+/** A replay page: at most this many events and (about) this many body bytes. */
 const FILL_PAGE = 500
+const FILL_PAGE_BYTES = 256 * 1024
+/** Events fanned out per event-loop turn, so acks and reads interleave with a big batch. */
+const PUBLISH_SLICE = 64
 
 export class Hub {
   private rooms = new Map<string, RoomSubs>()
   private remoteFetches = new Map<string, Promise<void>>()
+  private outbox: StoredEvent[] = []
+  private draining = false
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -77,15 +86,46 @@ export class Hub {
 
   /** Events committed by this process, in seq order per room. */
   publish(events: readonly StoredEvent[]): void {
-    for (const e of events) {
+    for (const e of events) this.outbox.push(e)
+    if (this.draining) return
+    this.draining = true
+    this.drainOutbox()
+  }
+
+  private drainOutbox(): void {
+    const slice = this.outbox.splice(0, PUBLISH_SLICE)
+    for (const e of slice) {
       const r = this.rooms.get(e.roomId)
       if (!r) continue
       r.latest = Math.max(r.latest, e.seq)
       // Serialize once for every recipient.
-      const frame = JSON.stringify(eventFrame(e))
+      const frame = eventFrameBytes(e)
       for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
       if (e.kind === 'commit')
         for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+    }
+    if (this.outbox.length === 0) this.draining = false
+    else setImmediate(() => this.drainOutbox())
+  }
+
+  /**
+   * Another process committed up to `seq`: deliver the events it sent along when they
+   * follow on from what this hub has; otherwise fetch what it has not seen.
+   */
+  remoteCommit(c: RemoteCommit): void {
+    const r = this.rooms.get(c.roomId)
+    if (!r || c.seq <= r.latest) return
+    const first = c.events?.[0]
+    if (!c.events || !first || first.seq !== r.latest + 1 || this.remoteFetches.has(c.roomId)) {
+      this.remoteAdvance(c.roomId, c.seq)
+      return
+    }
+    r.latest = c.seq
+    for (const e of c.events) {
+      const frame = Buffer.from(JSON.stringify(e))
+      for (const sub of r.subs.values()) this.offer(c.roomId, sub, e.seq, frame)
+      if (e.kind === 'commit')
+        for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(c.roomId)
     }
   }
 
@@ -109,10 +149,10 @@ export class Hub {
     for (;;) {
       const r = this.rooms.get(roomId)
       if (!r || cursor >= r.latest) return
-      const events = await fetchEvents(this.db, roomId, cursor, FILL_PAGE)
+      const events = await fetchEvents(this.db, roomId, cursor, FILL_PAGE, FILL_PAGE_BYTES)
       if (events.length === 0) return
       for (const e of events) {
-        const frame = JSON.stringify(eventFrame(e))
+        const frame = eventFrameBytes(e)
         const rs = this.rooms.get(roomId)
         if (!rs) return
         for (const sub of rs.subs.values()) this.offer(roomId, sub, e.seq, frame)
@@ -123,7 +163,7 @@ export class Hub {
     }
   }
 
-  private offer(roomId: string, sub: Sub, seq: number, frame: string): void {
+  private offer(roomId: string, sub: Sub, seq: number, frame: Buffer): void {
     if (sub.filling || seq <= sub.cursor) return
     if (seq === sub.cursor + 1) {
       if (sub.subscriber.sendRaw(frame)) sub.cursor = seq
@@ -140,10 +180,14 @@ export class Hub {
       for (;;) {
         const r = this.rooms.get(roomId)
         if (!r || r.subs.get(sub.subscriber.id) !== sub || sub.cursor >= r.latest) break
-        const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE)
+        // One page at a time, and only into a socket that took the previous one: a long
+        // replay neither holds the event loop nor counts as a slow consumer.
+        await sub.subscriber.drained()
+        await new Promise((r) => setImmediate(r))
+        const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
         if (events.length === 0) break
         for (const e of events) {
-          if (!sub.subscriber.sendRaw(JSON.stringify(eventFrame(e)))) return
+          if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return
           sub.cursor = e.seq
         }
       }

@@ -1,21 +1,43 @@
 /**
  * Cross-process announcements over PostgreSQL LISTEN/NOTIFY. Commits are announced
- * after they are durable, batched per event-loop turn (room → highest seq), never one
- * NOTIFY per message inside the message's own transaction: that would serialise every
- * writer on the notification queue lock.
+ * after they are durable, batched per event-loop turn, never one NOTIFY per message
+ * inside the message's own transaction: that would serialise every writer on the
+ * notification queue lock. A room's new events travel in the payload when they fit, so
+ * the other processes deliver them without a database read; otherwise only the room's
+ * new head does, and they fetch from their cursor.
  */
 import { sql } from 'kysely'
 import { randomId } from '@vs/crypto'
+import type { ServerEvent } from '@vs/protocol'
 import type { Db, Unlisten } from '../db/index.js'
 import type { Logger } from '../logger.js'
+import { eventFrame, type StoredEvent } from '../rooms/events.js'
 
 export const EVENTS_CHANNEL = 'vs_events'
 export const SESSIONS_CHANNEL = 'vs_sessions'
+/** PostgreSQL's limit is 8,000 bytes per payload. */
 const MAX_PAYLOAD = 7000
+/** Notifications sent per statement. */
+const NOTIFY_PER_STATEMENT = 16
+
+/** What one notification says: rooms' new heads, and events that fitted (all of a room's). */
+interface EventsPayload {
+  n: string
+  r: [string, number][]
+  e?: ServerEvent[]
+}
+
+/** What another process committed, as the hub takes it. */
+export interface RemoteCommit {
+  roomId: string
+  seq: number
+  /** Every new event of the room up to `seq`, in order, when they fitted the payload. */
+  events?: ServerEvent[]
+}
 
 export class Notifier {
   readonly nodeId = randomId()
-  private pending = new Map<string, number>()
+  private pending = new Map<string, StoredEvent[]>()
   private scheduled = false
   private unlisten: Unlisten | undefined
 
@@ -25,14 +47,23 @@ export class Notifier {
   ) {}
 
   async start(
-    onRemote: (roomId: string, seq: number) => void,
+    onRemote: (commit: RemoteCommit) => void,
     onSessionsEnded: (m: { userId: string; sessionId?: string }) => void = () => {},
   ): Promise<void> {
     const events = await this.db.listen(EVENTS_CHANNEL, (payload) => {
       try {
-        const msg = JSON.parse(payload) as { n: string; r: [string, number][] }
+        const msg = JSON.parse(payload) as EventsPayload
         if (msg.n === this.nodeId) return
-        for (const [room, seq] of msg.r) onRemote(room, seq)
+        const byRoom = new Map<string, ServerEvent[]>()
+        for (const e of msg.e ?? []) {
+          const list = byRoom.get(e.room)
+          if (list) list.push(e)
+          else byRoom.set(e.room, [e])
+        }
+        for (const [roomId, seq] of msg.r) {
+          const events = byRoom.get(roomId)
+          onRemote(events ? { roomId, seq, events } : { roomId, seq })
+        }
       } catch (err) {
         this.logger.warn({ err }, 'bad notification payload')
       }
@@ -66,8 +97,13 @@ export class Notifier {
     }
   }
 
-  announce(roomId: string, seq: number): void {
-    if ((this.pending.get(roomId) ?? 0) < seq) this.pending.set(roomId, seq)
+  /** Announces committed events (in seq order per room) to the other processes. */
+  announce(events: readonly StoredEvent[]): void {
+    for (const e of events) {
+      const list = this.pending.get(e.roomId)
+      if (list) list.push(e)
+      else this.pending.set(e.roomId, [e])
+    }
     if (this.scheduled) return
     this.scheduled = true
     setImmediate(() => void this.flush())
@@ -75,22 +111,35 @@ export class Notifier {
 
   private async flush(): Promise<void> {
     this.scheduled = false
-    const entries = [...this.pending.entries()]
+    const rooms = [...this.pending.entries()]
     this.pending.clear()
     const payloads: string[] = []
-    let chunk: [string, number][] = []
-    for (const e of entries) {
-      chunk.push(e)
-      if (JSON.stringify(chunk).length > MAX_PAYLOAD) {
-        chunk.pop()
-        payloads.push(JSON.stringify({ n: this.nodeId, r: chunk }))
-        chunk = [e]
-      }
+    let current: EventsPayload = { n: this.nodeId, r: [] }
+    let size = JSON.stringify(current).length
+    const emit = () => {
+      if (current.r.length) payloads.push(JSON.stringify(current))
+      current = { n: this.nodeId, r: [] }
+      size = JSON.stringify(current).length
     }
-    if (chunk.length) payloads.push(JSON.stringify({ n: this.nodeId, r: chunk }))
-    for (const p of payloads) {
+    for (const [roomId, events] of rooms) {
+      const head: [string, number] = [roomId, events[events.length - 1]!.seq]
+      const frames = events.map(eventFrame)
+      const withEvents = JSON.stringify(head).length + JSON.stringify(frames).length + 2
+      const headOnly = JSON.stringify(head).length + 1
+      // A room's events go whole or not at all: the receiver needs them gap-free.
+      const add = withEvents <= MAX_PAYLOAD - 100 ? withEvents : headOnly
+      if (size + add > MAX_PAYLOAD) emit()
+      current.r.push(head)
+      if (add === withEvents) (current.e ??= []).push(...frames)
+      size += add
+    }
+    emit()
+    for (let i = 0; i < payloads.length; i += NOTIFY_PER_STATEMENT) {
+      const calls = payloads
+        .slice(i, i + NOTIFY_PER_STATEMENT)
+        .map((p) => sql`pg_notify(${EVENTS_CHANNEL}, ${p})`)
       try {
-        await sql`select pg_notify(${EVENTS_CHANNEL}, ${p})`.execute(this.db.db)
+        await sql`select ${sql.join(calls)}`.execute(this.db.db)
       } catch (err) {
         // Other processes still catch up from their cursors on the next event or resync.
         this.logger.warn({ err }, 'notify failed')

@@ -68,15 +68,23 @@ class Connection implements Subscriber {
     this.expiryTimer.unref()
   }
 
-  sendRaw(frame: string): boolean {
+  sendRaw(frame: Buffer | string): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false
     if (this.socket.bufferedAmount > this.rt.limits.maxBufferedBytes) {
       // Cut off rather than grow server memory; the client resyncs from its cursor.
       this.close(CloseCode.SlowConsumer, 'slow consumer')
       return false
     }
-    this.socket.send(frame)
+    // A Buffer goes out as the text frame it encodes, without copying it per socket.
+    this.socket.send(frame, { binary: false })
     return true
+  }
+
+  async drained(): Promise<void> {
+    const low = this.rt.limits.maxBufferedBytes / 4
+    while (this.socket.readyState === this.socket.OPEN && this.socket.bufferedAmount > low) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
   }
 
   send(frame: ServerFrame): void {
@@ -263,7 +271,7 @@ export class Realtime {
 
   async start(): Promise<void> {
     await this.notifier.start(
-      (room, seq) => this.hub.remoteAdvance(room, seq),
+      (c) => this.hub.remoteCommit(c),
       (m) => this.disconnectLocal(m),
     )
     this.heartbeat = setInterval(() => {
@@ -282,7 +290,7 @@ export class Realtime {
   /** Fan out locally and announce to other processes, after the commit. */
   committed(events: StoredEvent[]): void {
     this.hub.publish(events)
-    for (const e of events) this.notifier.announce(e.roomId, e.seq)
+    this.notifier.announce(events)
   }
 
   accept(socket: WebSocket, req: FastifyRequest): void {

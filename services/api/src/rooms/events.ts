@@ -4,7 +4,6 @@
  * idempotency key), so a retry never consumes a number and never duplicates.
  */
 import { sql, type Kysely, type Transaction } from 'kysely'
-import { toB64 } from '@vs/crypto'
 import type { ServerEvent } from '@vs/protocol'
 import type { Database } from '../db/schema.js'
 
@@ -33,8 +32,13 @@ export type InsertOutcome =
   | { ok: true; seq: number; duplicate: boolean; event?: StoredEvent }
   | { ok: false; code: string; message: string }
 
-const idemKey = (e: { roomId: string; senderId: string; senderDevice: string; idem: string }) =>
-  `${e.roomId}\u0000${e.senderId}\u0000${e.senderDevice}\u0000${e.idem}`
+/** Unique key of an event: a retry of a send has the same one. */
+export const eventKey = (e: {
+  roomId: string
+  senderId: string
+  senderDevice: string
+  idem: string
+}): string => `${e.roomId}\u0000${e.senderId}\u0000${e.senderDevice}\u0000${e.idem}`
 
 /**
  * Inserts events for any number of rooms in one transaction (one multi-row INSERT).
@@ -70,13 +74,19 @@ export async function insertEvents(
   const existing = await trx
     .selectFrom('room_events')
     .select(['room_id', 'sender_id', 'sender_device', 'idem_key', 'seq'])
-    .where('room_id', 'in', roomIds)
-    .where('idem_key', 'in', [...new Set(events.map((e) => e.idem))])
+    // By the whole unique key, so the lookup uses its index.
+    .where(({ eb, refTuple, tuple }) =>
+      eb(
+        refTuple('room_id', 'sender_id', 'sender_device', 'idem_key'),
+        'in',
+        events.map((e) => tuple(e.roomId, e.senderId, e.senderDevice, e.idem)),
+      ),
+    )
     .execute()
   const seen = new Map<string, number>()
   for (const r of existing) {
     seen.set(
-      idemKey({
+      eventKey({
         roomId: r.room_id,
         senderId: r.sender_id,
         senderDevice: r.sender_device,
@@ -99,7 +109,7 @@ export async function insertEvents(
       })
       continue
     }
-    const key = idemKey(e)
+    const key = eventKey(e)
     const dup = seen.get(key)
     if (dup !== undefined) {
       outcomes.push({ ok: true, seq: dup, duplicate: true })
@@ -172,6 +182,16 @@ export function memberDeviceAuthoriser(
   }
 }
 
+/** base64url without padding, as `toB64` in @vs/crypto writes it, at native speed. */
+export function bodyB64(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64url')
+}
+
+/** An event as the `ev` frame every subscriber gets, serialized once for all of them. */
+export function eventFrameBytes(e: StoredEvent): Buffer {
+  return Buffer.from(JSON.stringify(eventFrame(e)))
+}
+
 export function eventFrame(e: StoredEvent): ServerEvent {
   return {
     t: 'ev',
@@ -181,23 +201,46 @@ export function eventFrame(e: StoredEvent): ServerEvent {
     from: e.senderId,
     dev: e.senderDevice,
     at: e.createdAt.getTime(),
-    body: toB64(e.body),
+    body: bodyB64(e.body),
   }
 }
 
+/**
+ * Events after `after`, in order: at most `limit`, and no more than `maxBytes` of bodies
+ * beyond the first event (which always comes, so a page is never empty while events remain).
+ */
 export async function fetchEvents(
   db: Trx | Kysely<Database>,
   roomId: string,
   after: number,
   limit: number,
+  maxBytes = Number.MAX_SAFE_INTEGER,
 ): Promise<StoredEvent[]> {
+  // The page's last seq comes from a running total of body sizes (read from the tuple
+  // headers, not the bodies); then one index range scan fetches exactly that page.
+  const sizes = db
+    .selectFrom('room_events')
+    .select([
+      'seq',
+      sql<number>`sum(octet_length(body)) over (order by seq)`.as('upto'),
+      sql<number>`row_number() over (order by seq)`.as('n'),
+    ])
+    .where('room_id', '=', roomId)
+    .where('seq', '>', after)
+    .orderBy('seq')
+    .limit(limit)
+    .as('sizes')
+  const last = db
+    .selectFrom(sizes)
+    .select(({ fn }) => fn.max('sizes.seq').as('last'))
+    .where(({ eb, or }) => or([eb('sizes.upto', '<=', maxBytes), eb('sizes.n', '=', 1)]))
   const rows = await db
     .selectFrom('room_events')
     .select(['room_id', 'seq', 'kind', 'sender_id', 'sender_device', 'created_at', 'body'])
     .where('room_id', '=', roomId)
     .where('seq', '>', after)
+    .where('seq', '<=', last)
     .orderBy('seq')
-    .limit(limit)
     .execute()
   return rows.map((r) => ({
     roomId: r.room_id,

@@ -37,7 +37,9 @@ const InvitationCode = Type.Object({ code: Type.String({ pattern: '^[A-Za-z0-9_-
 export function authRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
   return async (root) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>()
-    const credentialLimit = { rateLimit: { max: 20, timeWindow: '1 minute' } }
+    const credentialLimit = {
+      rateLimit: { max: ctx.cfg.credentialRateLimit, timeWindow: '1 minute' },
+    }
 
     app.get(
       '/api/v1/invitations/:code',

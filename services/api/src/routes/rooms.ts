@@ -22,11 +22,14 @@ import { appendAudit } from '../audit.js'
 import { createError, errors } from '../errors.js'
 import { actingAs, desksOf, roomAccess } from '../rooms/access.js'
 import { appendCommit, createRoom } from '../rooms/chain.js'
-import { fetchEvents } from '../rooms/events.js'
+import { bodyB64, fetchEvents } from '../rooms/events.js'
 import type { Realtime } from '../realtime/realtime.js'
 import { errorResponses } from './schemas.js'
 
 const RoomParams = Type.Object({ roomId: Id })
+
+/** A history page holds fewer than `limit` events when their bodies pass this size. */
+const HISTORY_PAGE_BYTES = 4 * 1024 * 1024
 
 /** Rooms over HTTP, and the `/ws` endpoint, all behind authentication. */
 export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
@@ -205,6 +208,7 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
             access.roomId,
             req.query.after ?? 0,
             req.query.limit ?? 500,
+            HISTORY_PAGE_BYTES,
           )
           await appendAudit(db, {
             event: 'room.events.read',
@@ -221,7 +225,7 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
               from: e.senderId,
               dev: e.senderDevice,
               at: e.createdAt.getTime(),
-              body: toB64(e.body),
+              body: bodyB64(e.body),
             })),
           }
         },
