@@ -17,6 +17,8 @@ export const EVENTS_CHANNEL = 'vs_events'
 export const SESSIONS_CHANNEL = 'vs_sessions'
 /** PostgreSQL's limit is 8,000 bytes per payload. */
 const MAX_PAYLOAD = 7000
+/** Each process's "I am here" on the events channel; peers count as gone after 3 missed. */
+const HEARTBEAT_MS = 5_000
 /** Notifications sent per statement. */
 const NOTIFY_PER_STATEMENT = 16
 
@@ -40,6 +42,11 @@ export class Notifier {
   private pending = new Map<string, StoredEvent[]>()
   private scheduled = false
   private unlisten: Unlisten | undefined
+  /** Our own notifications come back to us too; this prefix skips them unparsed. */
+  private readonly ownPrefix = JSON.stringify({ n: this.nodeId }).slice(0, -1)
+  /** When another process was last heard from (its events or its heartbeat). */
+  private peerSeenAt = -Infinity
+  private heartbeat: NodeJS.Timeout | undefined
 
   constructor(
     private readonly db: Db,
@@ -51,9 +58,11 @@ export class Notifier {
     onSessionsEnded: (m: { userId: string; sessionId?: string }) => void = () => {},
   ): Promise<void> {
     const events = await this.db.listen(EVENTS_CHANNEL, (payload) => {
+      if (payload.startsWith(this.ownPrefix)) return
       try {
         const msg = JSON.parse(payload) as EventsPayload
         if (msg.n === this.nodeId) return
+        this.peerSeenAt = Date.now()
         const byRoom = new Map<string, ServerEvent[]>()
         for (const e of msg.e ?? []) {
           const list = byRoom.get(e.room)
@@ -81,6 +90,11 @@ export class Notifier {
       await events()
       await sessions()
     }
+    // Every process says it is there, so the others know events are worth sending in full.
+    const hello = () => void this.notify([JSON.stringify({ n: this.nodeId, r: [] })])
+    hello()
+    this.heartbeat = setInterval(hello, HEARTBEAT_MS)
+    this.heartbeat.unref()
   }
 
   /** Tells the other processes to close the sockets of ended sessions (sign-out). */
@@ -121,19 +135,26 @@ export class Notifier {
       current = { n: this.nodeId, r: [] }
       size = JSON.stringify(current).length
     }
+    // Alone, nobody reads the events: announce heads only (a process that has just started
+    // fetches from its cursor until its heartbeat has been heard).
+    const full = Date.now() - this.peerSeenAt < 3 * HEARTBEAT_MS
     for (const [roomId, events] of rooms) {
       const head: [string, number] = [roomId, events[events.length - 1]!.seq]
-      const frames = events.map(eventFrame)
+      const frames = full ? events.map(eventFrame) : []
       const withEvents = JSON.stringify(head).length + JSON.stringify(frames).length + 2
       const headOnly = JSON.stringify(head).length + 1
       // A room's events go whole or not at all: the receiver needs them gap-free.
-      const add = withEvents <= MAX_PAYLOAD - 100 ? withEvents : headOnly
+      const add = full && withEvents <= MAX_PAYLOAD - 100 ? withEvents : headOnly
       if (size + add > MAX_PAYLOAD) emit()
       current.r.push(head)
       if (add === withEvents) (current.e ??= []).push(...frames)
       size += add
     }
     emit()
+    await this.notify(payloads)
+  }
+
+  private async notify(payloads: string[]): Promise<void> {
     for (let i = 0; i < payloads.length; i += NOTIFY_PER_STATEMENT) {
       const calls = payloads
         .slice(i, i + NOTIFY_PER_STATEMENT)
@@ -148,6 +169,7 @@ export class Notifier {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat)
     await this.unlisten?.()
   }
 }
