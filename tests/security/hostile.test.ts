@@ -14,6 +14,8 @@ import {
   askConsult,
   postNotice,
   verifiedNotices,
+  type ChainHead,
+  type ChainHeadStore,
   type EpochSecretStore,
   type RoomSession,
   type RoomsHost,
@@ -89,21 +91,53 @@ describe('a hostile server', () => {
 
   const db = () => t.ctx.db.db
 
+  /** What a device keeps across reloads (none by default: a device that remembers nothing). */
+  interface Stores {
+    epochSecrets?: EpochSecretStore
+    chainHeads?: ChainHeadStore
+  }
+
+  /** One device's storage, in memory, outliving the rooms clients that use it. */
+  function deviceMemory(): Required<Stores> & { heads: Map<string, ChainHead> } {
+    const secrets = new Map<string, StoredEpochSecret[]>()
+    const heads = new Map<string, ChainHead>()
+    const epochSecrets: EpochSecretStore = {
+      load: async (room) => secrets.get(room) ?? [],
+      save: async (room, _as, k) => void secrets.set(room, [...(secrets.get(room) ?? []), k]),
+    }
+    const chainHeads: ChainHeadStore = {
+      load: async (room) => heads.get(room),
+      save: async (room, _as, h) => void heads.set(room, h),
+    }
+    return { epochSecrets, chainHeads, heads }
+  }
+
   /** A rooms client on a person's host; `live: false` for a freshly loaded reader. */
-  function rooms(host: RoomsHost, live = true): RoomsClient {
-    const c = new RoomsClient(host, { realtime: live })
+  function rooms(host: RoomsHost, live = true, stores: Stores = {}): RoomsClient {
+    const c = new RoomsClient(host, { realtime: live, ...stores })
     closers.push(c)
     return c
   }
-  async function sdkRooms(p: SdkPerson, live = true): Promise<RoomsClient> {
-    return rooms(await p.client.roomsHost(), live)
+  async function sdkRooms(p: SdkPerson, live = true, stores: Stores = {}): Promise<RoomsClient> {
+    return rooms(await p.client.roomsHost(), live, stores)
   }
-  /** Anna's view after a reload: a new rooms client that validates everything from scratch. */
-  async function freshOpen(p: SdkPerson, roomId: string): Promise<RoomSession> {
-    return (await sdkRooms(p, false)).open(roomId)
+  /**
+   * Anna's view after a reload: a new rooms client that validates everything from scratch,
+   * with what her device kept (`stores`), if anything.
+   */
+  async function freshOpen(
+    p: SdkPerson,
+    roomId: string,
+    stores: Stores = {},
+  ): Promise<RoomSession> {
+    return (await sdkRooms(p, false, stores)).open(roomId)
   }
-  async function openRefusal(p: SdkPerson, roomId: string): Promise<string | undefined> {
-    const err = await freshOpen(p, roomId).then(
+  async function openRefusal(
+    p: SdkPerson,
+    roomId: string,
+    stores: Stores = {},
+  ): Promise<string | undefined> {
+    const err = await freshOpen(p, roomId, stores).then(
       () => undefined,
       (e: unknown) => e,
     )
@@ -184,6 +218,16 @@ describe('a hostile server', () => {
       })
   }
 
+  /** The server cuts the chain back: it deletes the commit at `seq`, the chain's last (`epoch`). */
+  async function cutChain(roomId: string, seq: number, epoch: number): Promise<void> {
+    await dropEvent(roomId, seq)
+    await db()
+      .deleteFrom('room_commits')
+      .where('room_id', '=', roomId)
+      .where('epoch', '=', epoch)
+      .execute()
+  }
+
   /** A person whose every response passes through `rewrite` first (test-user side). */
   function intercepted(
     p: Person,
@@ -210,12 +254,18 @@ describe('a hostile server', () => {
     )
   }
 
-  /** A room made by Bert (admin, keys held by the test) with Anna and Carla. */
-  async function bertsRoom(extra: { userId: string }[] = []): Promise<{
+  /**
+   * A room made by Bert (admin, keys held by the test) with Anna and Carla. `live: false`
+   * when Bert only commits (over HTTP): his WebSockets count towards the per-user limit.
+   */
+  async function bertsRoom(
+    extra: { userId: string }[] = [],
+    live = true,
+  ): Promise<{
     roomId: string
     b: RoomsClient
   }> {
-    const b = rooms(bert.host)
+    const b = rooms(bert.host, live)
     const roomId = await b.create({
       kind: 'case',
       members: [{ userId: anna.userId }, { userId: carla.userId }, ...extra],
@@ -820,42 +870,96 @@ describe('a hostile server', () => {
       const commitSeq = await b.rotate(roomId)
       await b.sendText(roomId, 'na de rotatie')
       // The server truncates the chain back to epoch 0 for everyone who loads it now.
-      await dropEvent(roomId, commitSeq)
-      await db()
-        .deleteFrom('room_commits')
-        .where('room_id', '=', roomId)
-        .where('epoch', '=', 1)
-        .execute()
+      await cutChain(roomId, commitSeq, 1)
       const s = await freshOpen(anna, roomId)
       expect(s.state!.epoch).toBe(0)
       expect(refusals(s.timeline)).toEqual(['wrong-epoch'])
     })
 
-    // OPEN GAP (docs/security.md): a reloaded client keeps no memory of how far the chain
-    // went, so a chain cut back below an epoch this device itself started is accepted.
-    it.fails(
-      'refuses, after a reload, a chain cut back below an epoch this device started',
-      async () => {
-        const kept = new Map<string, StoredEpochSecret[]>()
-        const store: EpochSecretStore = {
-          load: async (room) => kept.get(room) ?? [],
-          save: async (room, _as, k) => void kept.set(room, [...(kept.get(room) ?? []), k]),
-        }
-        const b = new RoomsClient(bert.host, { epochSecrets: store })
-        closers.push(b)
-        const roomId = await b.create({ kind: 'case', members: [{ userId: anna.userId }] })
-        const commitSeq = await b.rotate(roomId)
-        await dropEvent(roomId, commitSeq)
-        await db()
-          .deleteFrom('room_commits')
-          .where('room_id', '=', roomId)
-          .where('epoch', '=', 1)
-          .execute()
-        const reloaded = rooms(bert.host, false)
-        Object.assign(reloaded, { epochSecrets: store })
-        await expect(reloaded.open(roomId)).rejects.toBeInstanceOf(ChainRefusedError)
-      },
-    )
+    it('refuses, after a reload, a chain cut back below an epoch this device started', async () => {
+      // Only the epoch secrets of Bert's own commits: they too say how far the chain went.
+      const { epochSecrets } = deviceMemory()
+      const b = rooms(bert.host, false, { epochSecrets })
+      const roomId = await b.create({ kind: 'case', members: [{ userId: anna.userId }] })
+      const commitSeq = await b.rotate(roomId)
+      await cutChain(roomId, commitSeq, 1)
+      const err = await rooms(bert.host, false, { epochSecrets })
+        .open(roomId)
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ChainRefusedError)
+      expect((err as ChainRefusedError).code).toBe('rollback')
+    })
+
+    it('refuses, after a reload, a chain cut back below the epoch a member last accepted', async () => {
+      const { roomId, b } = await bertsRoom([], false)
+      await b.rotate(roomId)
+      const second = await b.rotate(roomId)
+      // Anna, a plain member, started no epoch: only her chain-head store remembers.
+      const { chainHeads, heads } = deviceMemory()
+      const s = await (await sdkRooms(anna, false, { chainHeads })).open(roomId)
+      expect(s.state!.epoch).toBe(2)
+      expect(heads.get(roomId)?.epoch).toBe(2)
+      await cutChain(roomId, second, 2)
+      // The cut chain validates on its own: a device that remembers nothing believes it.
+      expect((await freshOpen(anna, roomId)).state!.epoch).toBe(1)
+      expect(await openRefusal(anna, roomId, { chainHeads })).toBe('rollback')
+    })
+
+    it('refuses, after a reload, another commit served in place of the one it accepted', async () => {
+      const { roomId, b } = await bertsRoom([], false)
+      const commitSeq = await b.rotate(roomId)
+      const { chainHeads } = deviceMemory()
+      await (await sdkRooms(anna, false, { chainHeads })).open(roomId)
+      // Bert's device also signed another epoch 1 (a racing admin): the server swaps it in.
+      const genesis = parseCommit(new Uint8Array((await eventAt(roomId, 1)).body))
+      const real = parseCommit(new Uint8Array((await eventAt(roomId, commitSeq)).body))
+      const alt = createCommit(genesis, {
+        committer: { userId: bert.userId, deviceId: bert.device.deviceId },
+        signPrivateKey: bert.device.signSk,
+        change: { action: 'rotate' },
+        logHead: ZERO_HEAD,
+        createdAt: real.createdAt + 1,
+      })
+      await db()
+        .updateTable('room_events')
+        .set({ body: serializeCommit(alt) })
+        .where('room_id', '=', roomId)
+        .where('seq', '=', commitSeq)
+        .execute()
+      await db()
+        .updateTable('room_commits')
+        .set({ commit: serializeCommit(alt), commit_hash: commitHash(alt) })
+        .where('room_id', '=', roomId)
+        .where('epoch', '=', 1)
+        .execute()
+      expect(toB64(commitHash((await freshOpen(anna, roomId)).state!.head))).toBe(
+        toB64(commitHash(alt)),
+      )
+      expect(await openRefusal(anna, roomId, { chainHeads })).toBe('fork')
+    })
+
+    it('opens after a plain reload with the stores, and remembers each commit it accepts, live or its own', async () => {
+      const bm = deviceMemory()
+      const b = rooms(bert.host, false, bm)
+      const roomId = await b.create({ kind: 'case', members: [{ userId: anna.userId }] })
+      expect(bm.heads.get(roomId)?.epoch).toBe(0)
+      const am = deviceMemory()
+      const live = await (await sdkRooms(anna, true, am)).open(roomId)
+      expect(am.heads.get(roomId)?.epoch).toBe(0)
+      await b.rotate(roomId)
+      await until(() => bm.heads.get(roomId)?.epoch === 1)
+      await until(() => am.heads.get(roomId)?.epoch === 1)
+      expect(toB64(am.heads.get(roomId)!.commitHash)).toBe(toB64(commitHash(live.state!.head)))
+      // Reloaded with what their devices kept, both open the room as it is.
+      const again = await (await sdkRooms(anna, true, am)).open(roomId)
+      expect(again.state!.epoch).toBe(1)
+      expect(again.refused).toBeUndefined()
+      expect((await rooms(bert.host, false, bm).open(roomId)).state!.epoch).toBe(1)
+      await b.rotate(roomId)
+      await until(() => again.state?.epoch === 2 && am.heads.get(roomId)?.epoch === 2)
+      expect(toB64(am.heads.get(roomId)!.commitHash)).toBe(toB64(commitHash(again.state!.head)))
+      await until(() => bm.heads.get(roomId)?.epoch === 2)
+    })
 
     it('exposes a fork: a different validly signed commit for an epoch already accepted', async () => {
       const { roomId, b } = await bertsRoom()

@@ -4,8 +4,9 @@
  * labels). Views borrow these; they never open their own connections, so moving between
  * views keeps rooms decrypted and subscribed.
  *
- * Epoch secrets of this device's own commits, room labels and anonymous questions are
- * kept in this origin's localStorage, next to the device keys (same protection).
+ * Epoch secrets of this device's own commits, how far each room's chain went, room labels
+ * and anonymous questions are kept in this origin's localStorage, next to the device keys
+ * (same protection).
  */
 import type { DeskKeyPair, PersonEntry, VsClient } from '@vs/client'
 import type { Desk } from '@vs/client'
@@ -13,6 +14,7 @@ import {
   AnonHost,
   RoomsClient,
   type AnonymousConsult,
+  type ChainHeadStore,
   type EpochSecretStore,
   type RoomSession,
   type RoomsHost,
@@ -106,6 +108,31 @@ export const localEpochSecrets: EpochSecretStore = {
   },
 }
 
+interface ChainHeadJson {
+  epoch: number
+  commitHash: string
+}
+
+/**
+ * How far each room's chain went, in localStorage, so a chain the server cut back is
+ * refused after a reload. Keeps the higher epoch when two tabs save.
+ */
+export const localChainHeads: ChainHeadStore = {
+  async load(roomId, as) {
+    const h = readJson<ChainHeadJson | null>(
+      `vs-chain:${as.memberId}:${as.deviceId}:${roomId}`,
+      null,
+    )
+    return h ? { epoch: h.epoch, commitHash: unb64(h.commitHash) } : undefined
+  },
+  async save(roomId, as, head) {
+    const key = `vs-chain:${as.memberId}:${as.deviceId}:${roomId}`
+    const prev = readJson<ChainHeadJson | null>(key, null)
+    if (prev && prev.epoch >= head.epoch) return
+    writeJson(key, { epoch: head.epoch, commitHash: b64(head.commitHash) })
+  },
+}
+
 // ---------------------------------------------------------------- the person's rooms client
 
 let current: Promise<Live> | undefined
@@ -120,6 +147,7 @@ export function live(client: VsClient): Promise<Live> {
     const host = await client.roomsHost()
     const rooms = new RoomsClient(host, {
       epochSecrets: localEpochSecrets,
+      chainHeads: localChainHeads,
       onStatus: (s) => {
         status = s
         bus.dispatchEvent(new Event('status'))
@@ -175,6 +203,7 @@ export function deskActor(client: VsClient, deskId: string): Promise<DeskActor> 
       if (!c) {
         c = new RoomsClient(host, {
           epochSecrets: localEpochSecrets,
+          chainHeads: localChainHeads,
           as: {
             memberId: deskId,
             deviceId: `v${k.version}`,

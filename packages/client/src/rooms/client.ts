@@ -21,10 +21,13 @@ import {
   type RoomKind,
 } from '@vs/crypto'
 import type { RoomEventWire, RoomSummary, ServerEvent, WelcomeWire } from '@vs/protocol'
+import { checkChainMemory, type ChainHead, type ChainHeadStore } from './chain-memory.js'
 import { RealtimeConnection } from './connection.js'
 import type { AfspraakContent, FileContent, MessageContent } from './content.js'
 import type { ActingIdentity, RoomsHost } from './host.js'
 import { RoomSession, type TimelineItem } from './session.js'
+
+export type { ChainHead, ChainHeadStore } from './chain-memory.js'
 
 export interface NewMember {
   userId: string
@@ -64,6 +67,7 @@ export class RoomsClient {
   readonly connection: RealtimeConnection
   private readonly acting: ActingIdentity | undefined
   private readonly epochSecrets: EpochSecretStore | undefined
+  private readonly chainHeads: ChainHeadStore | undefined
   private sessions = new Map<string, Promise<RoomSession>>()
   private loaded = new Map<string, RoomSession>()
 
@@ -77,10 +81,17 @@ export class RoomsClient {
       as?: ActingIdentity
       /** Keeps the secrets of this device's own commits across restarts. */
       epochSecrets?: EpochSecretStore
+      /**
+       * Remembers how far each room's chain went across restarts, so a chain the server
+       * cut back is refused on open. Without it (and without `epochSecrets`) a reloaded
+       * client believes a truncated chain.
+       */
+      chainHeads?: ChainHeadStore
     } = {},
   ) {
     this.acting = opts.as
     this.epochSecrets = opts.epochSecrets
+    this.chainHeads = opts.chainHeads
     this.connection = new RealtimeConnection({
       baseUrl: host.baseUrl,
       accessToken: () => host.accessToken(),
@@ -167,27 +178,46 @@ export class RoomsClient {
     })
     await this.keepSecret(roomId, { epoch: 0, commitHash: commitHash(genesis), secret })
     await this.catchUp(session)
+    await this.trackHead(session, undefined)
     this.connection.subscribe(roomId, session.cursor)
     if (opts.label) await this.send(roomId, { type: 'label', body: { label: opts.label } })
     return roomId
   }
 
-  /** Loads a room: validates the whole chain, decrypts history, subscribes for live events. */
+  /**
+   * Loads a room: validates the whole chain, decrypts history, subscribes for live events.
+   * Rejects with `ChainRefusedError` when the chain is invalid, or ends before or
+   * differs from a commit this device accepted earlier (`'rollback'`, `'fork'`).
+   */
   open(roomId: string): Promise<RoomSession> {
     let s = this.sessions.get(roomId)
     if (!s) {
       s = (async () => {
         const me = this.me()
+        const as = { memberId: me.memberId, deviceId: me.deviceId }
         const session = new RoomSession(roomId, this.host, me)
         this.loaded.set(roomId, session)
-        for (const k of (await this.epochSecrets?.load(roomId, me)) ?? []) {
+        const secrets = (await this.epochSecrets?.load(roomId, as)) ?? []
+        for (const k of secrets) {
           try {
             session.receiver.addEpochSecret(k.epoch, k.commitHash, k.secret)
           } catch {
             // A secret that does not fit is ignored; the chain decides what is readable.
           }
         }
+        const head = await this.chainHeads?.load(roomId, as)
         await this.catchUp(session)
+        // A server that deletes the latest commits serves a shorter chain that validates
+        // on its own: only what this device accepted before shows the cut.
+        const refused = checkChainMemory(roomId, session.state, [
+          ...secrets,
+          ...(head ? [head] : []),
+        ])
+        if (refused) {
+          session.refused = refused
+          throw refused
+        }
+        await this.trackHead(session, head)
         this.connection.subscribe(roomId, session.cursor)
         return session
       })()
@@ -198,6 +228,35 @@ export class RoomsClient {
       this.sessions.set(roomId, s)
     }
     return s
+  }
+
+  /**
+   * Saves the session's chain head to the chain-head store now and after every commit it
+   * accepts from here on (catch-up, live, this device's own), whenever it is past `known`.
+   */
+  private async trackHead(session: RoomSession, known: ChainHead | undefined): Promise<void> {
+    const store = this.chainHeads
+    if (!store) return
+    const me = this.me()
+    const as = { memberId: me.memberId, deviceId: me.deviceId }
+    let saved = known?.epoch ?? -1
+    let queue: Promise<void> = Promise.resolve()
+    const remember = (): Promise<void> => {
+      // The state is the validated chain: it only moves past a commit the session accepted.
+      const state = session.state
+      if (!state || state.epoch <= saved) return queue
+      saved = state.epoch
+      const head = { epoch: state.epoch, commitHash: state.headHash }
+      const done = queue.then(() => store.save(session.roomId, as, head))
+      queue = done.catch(() => {})
+      return done
+    }
+    // A membership item is emitted for each commit the session accepted. A save that
+    // fails leaves an older head remembered: a weaker check, never a wrong one.
+    session.onItem((item) => {
+      if (item.kind === 'membership') remember().catch(() => {})
+    })
+    await remember()
   }
 
   private async keepSecret(roomId: string, k: StoredEpochSecret): Promise<void> {
