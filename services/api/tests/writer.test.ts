@@ -1,0 +1,286 @@
+/**
+ * The batched write path (`RoomWriter` → one autocommit statement, careful path for the
+ * rest): every outcome a batch can mix, gap-free sequence numbers, and the races the
+ * statement must leave to the careful path (a commit or a close while it waits for the
+ * room's lock, a retry stored by another process), on a real PostgreSQL for the races.
+ */
+import type { Transaction } from 'kysely'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { randomId } from '@vs/crypto'
+import type { Db } from '../src/db/index.js'
+import type { Database } from '../src/db/schema.js'
+import { createLogger } from '../src/logger.js'
+import { appendMessages } from '../src/rooms/append.js'
+import type { InsertOutcome, NewEvent, StoredEvent } from '../src/rooms/events.js'
+import { RoomWriter } from '../src/rooms/writer.js'
+import { requirePostgres } from '../../../tests/e2e/helpers/cluster.js'
+import { createTemplate, createTestDb, type TestDb } from './helpers/test-db.js'
+
+const logger = createLogger('silent')
+
+async function makeRoom(
+  db: Db,
+  members: Record<string, string[]>,
+  opts: { closed?: boolean } = {},
+): Promise<string> {
+  const id = randomId()
+  await db.db
+    .insertInto('regions')
+    .values({ id: `r-${id}`, name: `Regio ${id}` })
+    .execute()
+  await db.db
+    .insertInto('rooms')
+    .values({
+      id,
+      kind: 'case',
+      region_id: `r-${id}`,
+      head_hash: new Uint8Array(32),
+      epoch: 0,
+      last_seq: 0,
+      ...(opts.closed ? { closed_at: new Date() } : {}),
+    })
+    .execute()
+  for (const [member, devices] of Object.entries(members)) {
+    await db.db
+      .insertInto('room_members')
+      .values({
+        room_id: id,
+        member_id: member,
+        member_kind: 'user',
+        role: 'member',
+        devices: JSON.stringify(devices),
+      })
+      .execute()
+  }
+  return id
+}
+
+function msg(roomId: string, senderId: string, senderDevice: string, idem: string): NewEvent {
+  return {
+    roomId,
+    kind: 'message',
+    senderId,
+    senderDevice,
+    idem,
+    body: new TextEncoder().encode(`ciphertext ${idem}`),
+  }
+}
+
+async function seqs(db: Db, roomId: string): Promise<number[]> {
+  const rows = await db.db
+    .selectFrom('room_events')
+    .select('seq')
+    .where('room_id', '=', roomId)
+    .orderBy('seq')
+    .execute()
+  return rows.map((r) => r.seq)
+}
+
+async function head(db: Db, roomId: string): Promise<number> {
+  const r = await db.db
+    .selectFrom('rooms')
+    .select('last_seq')
+    .where('id', '=', roomId)
+    .executeTakeFirstOrThrow()
+  return r.last_seq
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+describe('RoomWriter on the test database', () => {
+  let t: TestDb
+  let writer: RoomWriter
+  const published: StoredEvent[][] = []
+
+  beforeAll(async () => {
+    t = await createTestDb(inject('dbTemplate'))
+    writer = new RoomWriter(t.db, logger, (events) => published.push(events))
+  })
+  afterAll(async () => {
+    await writer.close()
+    await t.close()
+  })
+
+  it('answers a batch mixing every outcome, and numbers only what it stores, gap-free', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1', 'a2'], bert: ['b1'] })
+    const other = await makeRoom(t.db, { anna: ['a1'] })
+    const closed = await makeRoom(t.db, { anna: ['a1'] }, { closed: true })
+    const stored = await writer.send(msg(room, 'anna', 'a1', 'earlier-0001'))
+    expect(stored).toMatchObject({ ok: true, seq: 1, duplicate: false })
+    published.length = 0
+
+    // One event-loop turn: all of these land in the same batches.
+    const sends: Promise<InsertOutcome>[] = [
+      writer.send(msg(room, 'anna', 'a1', 'm-0001')),
+      writer.send(msg(room, 'bert', 'b1', 'm-0002')),
+      writer.send(msg(room, 'anna', 'a1', 'm-0001')), // the same send twice in one batch
+      writer.send(msg(room, 'anna', 'a1', 'earlier-0001')), // a retry of a stored send
+      writer.send(msg(room, 'bert', 'b9', 'm-0003')), // not a member device
+      writer.send(msg(room, 'mallory', 'x1', 'm-0004')), // not a member
+      writer.send(msg('no-such-room', 'anna', 'a1', 'm-0005')),
+      writer.send(msg(closed, 'anna', 'a1', 'm-0006')),
+      writer.send(msg(other, 'anna', 'a1', 'm-0007')),
+      writer.send(msg(room, 'anna', 'a2', 'm-0008')),
+    ]
+    const o = await Promise.all(sends)
+    expect(o[0]).toMatchObject({ ok: true, seq: 2, duplicate: false })
+    expect(o[1]).toMatchObject({ ok: true, seq: 3, duplicate: false })
+    expect(o[2]).toEqual({ ok: true, seq: 2, duplicate: true })
+    expect(o[3]).toEqual({ ok: true, seq: 1, duplicate: true })
+    expect(o[4]).toMatchObject({ ok: false, code: 'VS_NOT_MEMBER_DEVICE' })
+    expect(o[5]).toMatchObject({ ok: false, code: 'VS_NOT_MEMBER_DEVICE' })
+    expect(o[6]).toMatchObject({ ok: false, code: 'VS_ROOM_NOT_FOUND' })
+    expect(o[7]).toMatchObject({ ok: false, code: 'VS_ROOM_CLOSED' })
+    expect(o[8]).toMatchObject({ ok: true, seq: 1, duplicate: false })
+    expect(o[9]).toMatchObject({ ok: true, seq: 4, duplicate: false })
+
+    expect(await seqs(t.db, room)).toEqual([1, 2, 3, 4])
+    expect(await head(t.db, room)).toBe(4)
+    expect(await seqs(t.db, other)).toEqual([1])
+    expect(await seqs(t.db, closed)).toEqual([])
+    // Published once each, ascending within each room.
+    const out = published.flat()
+    expect(out.filter((e) => e.roomId === room).map((e) => e.seq)).toEqual([2, 3, 4])
+    expect(out.filter((e) => e.roomId === other).map((e) => e.seq)).toEqual([1])
+  })
+
+  it('keeps every room gap-free under many concurrent senders over all lanes', async () => {
+    const rooms = await Promise.all(
+      range(1, 12).map(() => makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })),
+    )
+    const outcomes = await Promise.all(
+      range(1, 600).map((i) =>
+        writer.send(
+          msg(rooms[i % rooms.length]!, i % 2 ? 'anna' : 'bert', i % 2 ? 'a1' : 'b1', `c-${i}-x`),
+        ),
+      ),
+    )
+    expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true)
+    for (const r of rooms) {
+      expect(await seqs(t.db, r)).toEqual(range(1, 50))
+      expect(await head(t.db, r)).toBe(50)
+    }
+    // Retrying all of them stores nothing and answers with the same numbers.
+    const again = await Promise.all(
+      range(1, 600).map((i) =>
+        writer.send(
+          msg(rooms[i % rooms.length]!, i % 2 ? 'anna' : 'bert', i % 2 ? 'a1' : 'b1', `c-${i}-x`),
+        ),
+      ),
+    )
+    again.forEach((o, i) => {
+      expect(o).toEqual({ ok: true, seq: (outcomes[i] as { seq: number }).seq, duplicate: true })
+    })
+    for (const r of rooms) expect(await head(t.db, r)).toBe(50)
+  })
+})
+
+describe('the one-statement append racing other transactions (PostgreSQL)', () => {
+  let t: TestDb
+  let teardown: () => Promise<void>
+
+  beforeAll(async () => {
+    const tpl = await createTemplate(await requirePostgres(), '')
+    teardown = tpl.teardown
+    t = await createTestDb(tpl.template)
+  }, 60_000)
+  afterAll(async () => {
+    await t?.close()
+    await teardown?.()
+  })
+
+  /**
+   * Another transaction holds `room`'s row (it changed it) while `run` starts; it commits
+   * once `run`'s statement is waiting for that row.
+   */
+  async function whileLocked<T>(
+    room: string,
+    change: Record<string, unknown>,
+    run: () => Promise<T>,
+    also: (trx: Transaction<Database>) => Promise<void> = async () => {},
+  ): Promise<T> {
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let locked!: () => void
+    const isLocked = new Promise<void>((r) => (locked = r))
+    const trx = t.db.db.transaction().execute(async (trx) => {
+      await trx.updateTable('rooms').set(change).where('id', '=', room).execute()
+      await also(trx)
+      locked()
+      await held
+    })
+    await isLocked
+    const result = run()
+    // Let the statement reach the lock and wait on it, then commit the change.
+    await new Promise((r) => setTimeout(r, 200))
+    release()
+    await trx
+    return result
+  }
+
+  it('leaves out a room whose epoch moved on while it waited (a commit changed the members)', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const other = await makeRoom(t.db, { anna: ['a1'] })
+    const stored = await whileLocked(room, { epoch: 1 }, () =>
+      appendMessages(
+        t.db.db,
+        [msg(room, 'anna', 'a1', 'e-0001'), msg(other, 'anna', 'a1', 'e-0002')],
+        new Date(),
+      ),
+    )
+    expect([...stored.values()].map((e) => [e.roomId, e.seq])).toEqual([[other, 1]])
+    expect(await seqs(t.db, room)).toEqual([])
+    expect(await head(t.db, room)).toBe(0)
+    // Through the writer, the careful path stores it after the commit.
+    const writer = new RoomWriter(t.db, logger, () => {})
+    const o = await whileLocked(room, { epoch: 2 }, () =>
+      writer.send(msg(room, 'anna', 'a1', 'e-0003')),
+    )
+    expect(o).toMatchObject({ ok: true, seq: 1, duplicate: false })
+    await writer.close()
+  })
+
+  it('leaves out a room closed while it waited', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const writer = new RoomWriter(t.db, logger, () => {})
+    const o = await whileLocked(room, { closed_at: new Date() }, () =>
+      writer.send(msg(room, 'anna', 'a1', 'c-0001')),
+    )
+    expect(o).toMatchObject({ ok: false, code: 'VS_ROOM_CLOSED' })
+    expect(await seqs(t.db, room)).toEqual([])
+    await writer.close()
+  })
+
+  it('answers a retry stored meanwhile by another process as a duplicate, numbering the rest', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
+    const writer = new RoomWriter(t.db, logger, () => {})
+    const retry = msg(room, 'anna', 'a1', 'r-0001')
+    // Another process stores Anna's send (her first attempt) while this one, holding her
+    // retry and Bert's send, waits for the room: the statement hits the unique key.
+    const o = await whileLocked(
+      room,
+      { last_seq: 1 },
+      () => Promise.all([writer.send(retry), writer.send(msg(room, 'bert', 'b1', 'r-0002'))]),
+      async (trx) => {
+        await trx
+          .insertInto('room_events')
+          .values({
+            room_id: room,
+            seq: 1,
+            kind: 'message',
+            sender_id: 'anna',
+            sender_device: 'a1',
+            idem_key: retry.idem,
+            body: retry.body,
+          })
+          .execute()
+      },
+    )
+    expect(o[0]).toEqual({ ok: true, seq: 1, duplicate: true })
+    expect(o[1]).toMatchObject({ ok: true, seq: 2, duplicate: false })
+    expect(await seqs(t.db, room)).toEqual([1, 2])
+    expect(await head(t.db, room)).toBe(2)
+    await writer.close()
+  })
+})
