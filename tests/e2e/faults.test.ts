@@ -5,8 +5,8 @@
  * port. The SDK reconnects to the same base URL, replays from its cursor and resends what
  * was not acknowledged, with the same idempotency key.
  *
- * Restarting PostgreSQL itself is not done here: the server is shared with every other
- * suite on this machine, so stopping it is not safe.
+ * PostgreSQL itself is killed and restarted in pg-faults.test.ts, on a private server: the
+ * one this file uses is shared with every other suite on this machine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RoomsClient, type RoomSession } from '@vs/client/rooms'

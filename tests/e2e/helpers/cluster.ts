@@ -138,11 +138,15 @@ export interface Cluster {
   close(): Promise<void>
 }
 
-/** Creates an empty database, migrates it with the CLI, and starts `processes` API processes. */
+/**
+ * Creates an empty database, migrates it with the CLI, and starts `processes` API processes.
+ * `serverUrl` puts the database on another PostgreSQL server than DATABASE_URL (a private
+ * one the test may kill, see pg-cluster.ts).
+ */
 export async function startCluster(
-  opts: { processes?: number; logLevel?: string } = {},
+  opts: { processes?: number; logLevel?: string; serverUrl?: string } = {},
 ): Promise<Cluster> {
-  const serverUrl = await requirePostgres()
+  const serverUrl = opts.serverUrl ?? (await requirePostgres())
   const database = await createEmptyPostgresDb(serverUrl)
   const keysDir = await mkdtemp(path.join(tmpdir(), 'vs-e2e-keys-'))
   const env: Record<string, string> = {

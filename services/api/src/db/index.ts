@@ -29,6 +29,81 @@ export interface DbOptions {
 
 export type Unlisten = () => Promise<void>
 
+/**
+ * One LISTEN on a connection of its own that stays open. The first connection must work
+ * (start-up fails otherwise); a connection lost later is replaced, with backoff, until it
+ * is closed.
+ */
+class Listener {
+  private client: pg.Client | undefined
+  private closed = false
+  private timer: NodeJS.Timeout | undefined
+  private attempts = 0
+
+  constructor(
+    private readonly url: string,
+    private readonly channel: string,
+    private readonly onPayload: (payload: string) => void,
+    private readonly onReconnect: (() => void) | undefined,
+  ) {}
+
+  async open(): Promise<void> {
+    const c = new pg.Client({ connectionString: this.url, keepAlive: true })
+    let ready = false
+    let lost = false
+    const onLost = () => {
+      // A failure while connecting is reported by open() itself.
+      if (!ready || lost) return
+      lost = true
+      if (this.client === c) this.client = undefined
+      void c.end().catch(() => {})
+      this.retry()
+    }
+    c.on('error', onLost)
+    c.on('end', onLost)
+    c.on('notification', (n) => {
+      if (n.channel === this.channel) this.onPayload(n.payload ?? '')
+    })
+    try {
+      await c.connect()
+      await c.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`)
+    } catch (err) {
+      await c.end().catch(() => {})
+      throw err
+    }
+    if (this.closed) {
+      await c.end().catch(() => {})
+      return
+    }
+    ready = true
+    this.client = c
+    this.attempts = 0
+  }
+
+  private retry(): void {
+    if (this.closed || this.timer) return
+    const delay = Math.min(1000, 50 * 2 ** this.attempts++)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.open().then(
+        () => {
+          if (!this.closed) this.onReconnect?.()
+        },
+        () => this.retry(),
+      )
+    }, delay)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const c = this.client
+    this.client = undefined
+    await c?.end().catch(() => {})
+  }
+}
+
 export class Db {
   private closed = false
 
@@ -40,6 +115,7 @@ export class Db {
     private readonly listenImpl: (
       channel: string,
       onPayload: (payload: string) => void,
+      onReconnect?: () => void,
     ) => Promise<Unlisten>,
     private readonly closeImpl: () => Promise<void>,
     private readonly statsImpl: () => { total: number; idle: number; waiting: number },
@@ -86,41 +162,49 @@ export class Db {
     })
     // An idle client erroring (e.g. the server restarted) must not crash the process.
     pool.on('error', () => {})
+    // Neither must a checked-out one: the pool listens for errors on idle clients only,
+    // and a client whose connection drops emits 'error' even while its holder waits on a
+    // query (which fails as well) or sits between the statements of a transaction. With
+    // no listener that event killed the process. The pool drops such a client on release.
+    pool.on('connect', (client) => client.on('error', () => {}))
     const client = await pool.connect()
     client.release()
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     const parsed = new URL(url)
-    const listeners: pg.Client[] = []
+    const listeners = new Set<Listener>()
     return new Db(
       'postgres',
       db,
       `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
-      async (channel, onPayload) => {
-        // LISTEN needs a connection of its own that stays open.
-        const c = new pg.Client({ connectionString: url })
-        c.on('error', () => {})
-        await c.connect()
-        c.on('notification', (n) => {
-          if (n.channel === channel) onPayload(n.payload ?? '')
-        })
-        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
-        listeners.push(c)
+      async (channel, onPayload, onReconnect) => {
+        const l = new Listener(url, channel, onPayload, onReconnect)
+        await l.open()
+        listeners.add(l)
         return async () => {
-          listeners.splice(listeners.indexOf(c), 1)
-          await c.end().catch(() => {})
+          listeners.delete(l)
+          await l.close()
         }
       },
       async () => {
-        await Promise.all(listeners.map((c) => c.end().catch(() => {})))
+        await Promise.all([...listeners].map((l) => l.close()))
         await db.destroy()
       },
       () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     )
   }
 
-  /** Subscribes to a NOTIFY channel. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<Unlisten> {
-    return this.listenImpl(channel, onPayload)
+  /**
+   * Subscribes to a NOTIFY channel. On PostgreSQL the subscription survives a lost
+   * connection (a restarted server): it connects and LISTENs again by itself, then calls
+   * `onReconnect`; notifications sent while it was away are lost, so that is the moment
+   * to catch up from the database.
+   */
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<Unlisten> {
+    return this.listenImpl(channel, onPayload, onReconnect)
   }
 
   async ping(): Promise<void> {
