@@ -80,6 +80,11 @@ export class Hub {
     for (const id of roomIds) this.unsubscribe(subscriber, id)
   }
 
+  /** Rooms with at least one subscriber on this process. */
+  roomIds(): string[] {
+    return [...this.rooms.keys()]
+  }
+
   hasSubscribers(roomId: string): boolean {
     return this.rooms.has(roomId)
   }
@@ -140,7 +145,9 @@ export class Hub {
     }
     const from = r.latest
     r.latest = seq
-    const p = this.fetchAndPublish(roomId, from).finally(() => this.remoteFetches.delete(roomId))
+    const p = this.fetchAndPublish(roomId, from)
+      .catch((err: unknown) => this.logger.warn({ err, roomId }, 'remote fetch failed'))
+      .finally(() => this.remoteFetches.delete(roomId))
     this.remoteFetches.set(roomId, p)
   }
 

@@ -56,36 +56,46 @@ export class Notifier {
   async start(
     onRemote: (commit: RemoteCommit) => void,
     onSessionsEnded: (m: { userId: string; sessionId?: string }) => void = () => {},
+    /** A LISTEN connection came back: what was announced while it was away is lost. */
+    onMissed: () => void = () => {},
   ): Promise<void> {
-    const events = await this.db.listen(EVENTS_CHANNEL, (payload) => {
-      if (payload.startsWith(this.ownPrefix)) return
-      try {
-        const msg = JSON.parse(payload) as EventsPayload
-        if (msg.n === this.nodeId) return
-        this.peerSeenAt = Date.now()
-        const byRoom = new Map<string, ServerEvent[]>()
-        for (const e of msg.e ?? []) {
-          const list = byRoom.get(e.room)
-          if (list) list.push(e)
-          else byRoom.set(e.room, [e])
+    const events = await this.db.listen(
+      EVENTS_CHANNEL,
+      (payload) => {
+        if (payload.startsWith(this.ownPrefix)) return
+        try {
+          const msg = JSON.parse(payload) as EventsPayload
+          if (msg.n === this.nodeId) return
+          this.peerSeenAt = Date.now()
+          const byRoom = new Map<string, ServerEvent[]>()
+          for (const e of msg.e ?? []) {
+            const list = byRoom.get(e.room)
+            if (list) list.push(e)
+            else byRoom.set(e.room, [e])
+          }
+          for (const [roomId, seq] of msg.r) {
+            const events = byRoom.get(roomId)
+            onRemote(events ? { roomId, seq, events } : { roomId, seq })
+          }
+        } catch (err) {
+          this.logger.warn({ err }, 'bad notification payload')
         }
-        for (const [roomId, seq] of msg.r) {
-          const events = byRoom.get(roomId)
-          onRemote(events ? { roomId, seq, events } : { roomId, seq })
+      },
+      onMissed,
+    )
+    const sessions = await this.db.listen(
+      SESSIONS_CHANNEL,
+      (payload) => {
+        try {
+          const msg = JSON.parse(payload) as { n: string; u: string; s?: string }
+          if (msg.n !== this.nodeId)
+            onSessionsEnded({ userId: msg.u, ...(msg.s ? { sessionId: msg.s } : {}) })
+        } catch (err) {
+          this.logger.warn({ err }, 'bad notification payload')
         }
-      } catch (err) {
-        this.logger.warn({ err }, 'bad notification payload')
-      }
-    })
-    const sessions = await this.db.listen(SESSIONS_CHANNEL, (payload) => {
-      try {
-        const msg = JSON.parse(payload) as { n: string; u: string; s?: string }
-        if (msg.n !== this.nodeId)
-          onSessionsEnded({ userId: msg.u, ...(msg.s ? { sessionId: msg.s } : {}) })
-      } catch (err) {
-        this.logger.warn({ err }, 'bad notification payload')
-      }
-    })
+      },
+      onMissed,
+    )
     this.unlisten = async () => {
       await events()
       await sessions()
@@ -118,13 +128,18 @@ export class Notifier {
       if (list) list.push(e)
       else this.pending.set(e.roomId, [e])
     }
+    // One flush at a time: what commits while a NOTIFY is on its way goes in the next one.
     if (this.scheduled) return
     this.scheduled = true
-    setImmediate(() => void this.flush())
+    setImmediate(() => void this.flushAll())
+  }
+
+  private async flushAll(): Promise<void> {
+    while (this.pending.size > 0) await this.flush()
+    this.scheduled = false
   }
 
   private async flush(): Promise<void> {
-    this.scheduled = false
     const rooms = [...this.pending.entries()]
     this.pending.clear()
     const payloads: string[] = []

@@ -55,6 +55,8 @@ class Connection implements Subscriber {
   ) {
     this.tokens = rt.limits.framesPerSecond
     this.desks = desksOf(rt.ctx.db.db, principal.userId)
+    // Awaited only for sends made as a desk; a database failure here must not go unhandled.
+    this.desks.catch(() => {})
     this.armExpiry(tokenExpiresAt)
   }
 
@@ -273,6 +275,7 @@ export class Realtime {
     await this.notifier.start(
       (c) => this.hub.remoteCommit(c),
       (m) => this.disconnectLocal(m),
+      () => void this.resync(),
     )
     this.heartbeat = setInterval(() => {
       for (const c of this.connections) {
@@ -320,6 +323,50 @@ export class Realtime {
       else this.perUser.set(principal.userId, n)
     })
     socket.on('error', () => socket.terminate())
+  }
+
+  /**
+   * After a lost LISTEN connection: other processes' commits and sign-outs announced
+   * meanwhile never arrive. Catch every subscribed room up to the database's head, and
+   * close the sockets of sessions that ended.
+   */
+  async resync(): Promise<void> {
+    const db = this.ctx.db.db
+    try {
+      const rooms = this.hub.roomIds()
+      if (rooms.length > 0) {
+        const heads = await db
+          .selectFrom('rooms')
+          .select(['id', 'last_seq'])
+          .where('id', 'in', rooms)
+          .execute()
+        for (const r of heads) this.hub.remoteAdvance(r.id, r.last_seq)
+      }
+      const sessions = [
+        ...new Set(
+          [...this.connections]
+            .filter((c) => !c.principal.anonymous)
+            .map((c) => c.principal.sessionId),
+        ),
+      ]
+      if (sessions.length > 0) {
+        const live = await db
+          .selectFrom('sessions')
+          .innerJoin('users', 'users.id', 'sessions.user_id')
+          .select('sessions.id')
+          .where('sessions.id', 'in', sessions)
+          .where('sessions.revoked_at', 'is', null)
+          .where('users.disabled_at', 'is', null)
+          .execute()
+        const alive = new Set(live.map((r) => r.id))
+        for (const c of this.connections) {
+          if (!c.principal.anonymous && !alive.has(c.principal.sessionId))
+            c.close(CloseCode.Unauthorized, 'signed out')
+        }
+      }
+    } catch (err) {
+      this.ctx.logger.warn({ err }, 'resync after a lost notification connection failed')
+    }
   }
 
   /** Closes every socket of a user or session (sign-out), on every process. */

@@ -1,0 +1,94 @@
+/**
+ * When the LISTEN connection is lost and comes back, the notifications sent meanwhile are
+ * gone. `Realtime.resync` (run on every reconnect) must catch subscribers up with what
+ * another process committed, and close the sockets of sessions that ended elsewhere.
+ */
+import WebSocket from 'ws'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RoomsClient } from '@vs/client/rooms'
+import { CloseCode, WS_AUTH_PREFIX, WS_SUBPROTOCOL } from '@vs/protocol'
+import { createLogger } from '../src/logger.js'
+import { RoomWriter } from '../src/rooms/writer.js'
+import { listenTestApp, makePerson, type Person, type TestApp } from './helpers/index.js'
+
+interface Socket {
+  ws: WebSocket
+  frames: { t: string; room?: string; seq?: number }[]
+  closed: Promise<number>
+}
+
+function open(url: string, token: string): Promise<Socket> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws', [
+    WS_SUBPROTOCOL,
+    WS_AUTH_PREFIX + token,
+  ])
+  const frames: Socket['frames'] = []
+  ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Socket['frames'][number]))
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, frames, closed }))
+    ws.once('error', reject)
+  })
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('resync after a lost notification connection', () => {
+  let t: TestApp & { url: string }
+  let anna: Person, bert: Person
+  let roomId: string
+
+  beforeAll(async () => {
+    t = await listenTestApp()
+    anna = await makePerson(t.ctx, t.url, { name: 'Anna' })
+    bert = await makePerson(t.ctx, t.url, { name: 'Bert' })
+    const rooms = new RoomsClient(anna.host, { realtime: false })
+    roomId = await rooms.create({ kind: 'case', members: [{ userId: bert.userId }] })
+    rooms.close()
+  })
+  afterAll(async () => t.close())
+
+  it('delivers what another process committed while the notification was lost', async () => {
+    const s = await open(t.url, bert.session.accessToken)
+    s.ws.send(JSON.stringify({ t: 'sub', rooms: { [roomId]: 0 } }))
+    await until(() => s.frames.some((f) => f.t === 'ev' && f.seq === 1))
+    // "Another process": stores Anna's message and announces it to nobody.
+    const elsewhere = new RoomWriter(t.ctx.db, createLogger('silent'), () => {})
+    const o = await elsewhere.send({
+      roomId,
+      kind: 'message',
+      senderId: anna.userId,
+      senderDevice: anna.device.deviceId,
+      idem: 'lost-notification-1',
+      body: new Uint8Array([1, 2, 3]),
+    })
+    await elsewhere.close()
+    expect(o).toMatchObject({ ok: true, seq: 2 })
+    await new Promise((r) => setTimeout(r, 300))
+    expect(s.frames.some((f) => f.t === 'ev' && f.seq === 2)).toBe(false)
+    await t.app.realtime.resync()
+    await until(() => s.frames.some((f) => f.t === 'ev' && f.seq === 2))
+    expect(s.frames.filter((f) => f.t === 'ev').map((f) => f.seq)).toEqual([1, 2])
+    s.ws.close()
+  })
+
+  it('closes the sockets of a session that ended meanwhile, and only those', async () => {
+    const ended = await open(t.url, bert.session.accessToken)
+    const other = await open(t.url, anna.session.accessToken)
+    await t.ctx.db.db
+      .updateTable('sessions')
+      .set({ revoked_at: new Date() })
+      .where('id', '=', bert.session.sessionId)
+      .execute()
+    await t.app.realtime.resync()
+    expect(await ended.closed).toBe(CloseCode.Unauthorized)
+    expect(other.ws.readyState).toBe(WebSocket.OPEN)
+    other.ws.close()
+  })
+})
