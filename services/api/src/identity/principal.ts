@@ -40,6 +40,23 @@ export async function loadPrincipal(
   return row
 }
 
+/** Of `sessionIds`, those still live (not revoked, user not disabled): `loadPrincipal`'s test. */
+export async function liveSessions(
+  db: Kysely<Database>,
+  sessionIds: readonly string[],
+): Promise<Set<string>> {
+  if (sessionIds.length === 0) return new Set()
+  const rows = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select('sessions.id')
+    .where('sessions.id', 'in', sessionIds)
+    .where('sessions.revoked_at', 'is', null)
+    .where('users.disabled_at', 'is', null)
+    .execute()
+  return new Set(rows.map((r) => r.id))
+}
+
 /** Principal for a consultation capability (no account, no session, no address). */
 export async function loadCapabilityPrincipal(
   db: Kysely<Database>,

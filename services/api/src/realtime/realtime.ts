@@ -10,7 +10,7 @@ import { ClientFrame, CloseCode, WS_MAX_FRAME_BYTES, type ServerFrame } from '@v
 import type { AppContext } from '../context.js'
 import type { Principal } from '../identity/principal.js'
 import { appendAudit } from '../audit.js'
-import { loadPrincipal } from '../identity/principal.js'
+import { liveSessions, loadPrincipal } from '../identity/principal.js'
 import { desksOf, roomAccess } from '../rooms/access.js'
 import type { StoredEvent } from '../rooms/events.js'
 import { RoomWriter } from '../rooms/writer.js'
@@ -349,20 +349,10 @@ export class Realtime {
             .map((c) => c.principal.sessionId),
         ),
       ]
-      if (sessions.length > 0) {
-        const live = await db
-          .selectFrom('sessions')
-          .innerJoin('users', 'users.id', 'sessions.user_id')
-          .select('sessions.id')
-          .where('sessions.id', 'in', sessions)
-          .where('sessions.revoked_at', 'is', null)
-          .where('users.disabled_at', 'is', null)
-          .execute()
-        const alive = new Set(live.map((r) => r.id))
-        for (const c of this.connections) {
-          if (!c.principal.anonymous && !alive.has(c.principal.sessionId))
-            c.close(CloseCode.Unauthorized, 'signed out')
-        }
+      const alive = await liveSessions(db, sessions)
+      for (const c of this.connections) {
+        if (!c.principal.anonymous && !alive.has(c.principal.sessionId))
+          c.close(CloseCode.Unauthorized, 'signed out')
       }
     } catch (err) {
       this.ctx.logger.warn({ err }, 'resync after a lost notification connection failed')
