@@ -4,10 +4,13 @@
  * primitives in the same process (XChaCha20-Poly1305 over the padded plaintext with the
  * header as associated data, Ed25519 over header ‖ nonce ‖ ciphertext). Ratio = bare
  * time / SDK time (1.0 = the SDK costs nothing on top). Then a room history of
- * `historyMessages` envelopes verified and decrypted by the SDK inside Chromium.
+ * `historyMessages` envelopes verified and decrypted by the SDK inside Chromium: on the
+ * page's thread alone, then as the web app runs it, with the SDK's pool of open workers
+ * (one per core, started before the room is opened, as at app startup).
  */
 import { access } from 'node:fs/promises'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import {
   cryptoReady,
   createGenesis,
@@ -25,7 +28,7 @@ import {
   toB64,
 } from '@vs/crypto'
 import type { RoomSession } from '@vs/client/rooms'
-import { benchDir, round2 } from './procs.js'
+import { benchDir, repoRoot, round2 } from './procs.js'
 import { LOG_HEAD, loadSession, textOf, type MeWire } from './sdk-session.js'
 import type { HistoryInput, HistoryOutput } from './history-page.js'
 
@@ -46,8 +49,15 @@ export interface CryptoResult {
     | {
         chromium: string
         messages: number
+        /** The SDK as the web app runs it: with its pool of open workers. */
         historyMs: number
         perMessageUs: number
+        /** Open workers in that pool (navigator.hardwareConcurrency). */
+        workers: number
+        /** Time for the pool to start and load libsodium (at app startup, not per room). */
+        poolStartMs: number
+        /** The SDK without workers: one by one on the page's thread. */
+        singleThreadMs: number
         bareMs: number
         ratio: number
       }
@@ -224,18 +234,25 @@ async function browserBench(
   }
   const esbuild = await import('esbuild')
   const { chromium } = await import('playwright-core')
-  const bundle = await esbuild.build({
-    entryPoints: [path.join(benchDir, 'history-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    conditions: ['browser'],
-    minify: true,
-    logLevel: 'error',
-  })
-  const code = bundle.outputFiles[0]!.text
+  const build = async (entry: string) =>
+    (
+      await esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        platform: 'browser',
+        target: 'es2022',
+        conditions: ['browser'],
+        minify: true,
+        logLevel: 'error',
+      })
+    ).outputFiles[0]!.text
+  const code = await build(path.join(benchDir, 'history-page.ts'))
+  // The web app serves this as its own script; here it becomes a blob: URL in the page.
+  const workerScript = await build(
+    path.join(repoRoot, 'packages', 'crypto', 'src', 'room', 'open-worker.ts'),
+  )
   const t0 = performance.now()
   const input = await makeHistory(messages, plaintextBytes)
   log(`crypto: sealed a ${messages}-message history in ${Math.round(performance.now() - t0)} ms`)
@@ -253,24 +270,41 @@ async function browserBench(
     const page = await browser.newPage()
     await page.setContent('<!doctype html><title>history bench</title>')
     await page.addScriptTag({ content: code })
-    const run = (i: HistoryInput) =>
-      page.evaluate(
-        (x) =>
-          (
-            globalThis as unknown as { vsHistoryBench: (i: HistoryInput) => Promise<HistoryOutput> }
-          ).vsHistoryBench(x),
-        i,
+    type Page = {
+      vsHistoryBench: (i: HistoryInput, withBare: boolean) => Promise<HistoryOutput>
+      vsStartOpenPool: (script: string) => Promise<{ workers: number; startMs: number }>
+    }
+    const run = async (i: HistoryInput, withBare: boolean) => {
+      const out = await page.evaluate(
+        ([x, bare]) => (globalThis as unknown as Page).vsHistoryBench(x, bare),
+        [i, withBare] as const,
       )
+      if (out.opened !== i.events.length || out.undecryptable !== 0)
+        throw new Error(
+          `Chromium opened ${out.opened}/${i.events.length} (${out.undecryptable} refused)`,
+        )
+      return out
+    }
     // A short warm-up history (a fresh room), so the timed run is not the page's first JIT.
-    await run(await makeHistory(200, plaintextBytes))
-    const out = await run(input)
-    if (out.opened !== messages || out.undecryptable !== 0)
-      throw new Error(`Chromium opened ${out.opened}/${messages} (${out.undecryptable} refused)`)
+    const warmUp = await makeHistory(200, plaintextBytes)
+    await run(warmUp, false)
+    const single = await run(input, false)
+    // Then as the web app runs: its pool of open workers, started at app startup.
+    const pool = await page.evaluate(
+      (script) => (globalThis as unknown as Page).vsStartOpenPool(script),
+      workerScript,
+    )
+    await run(warmUp, false)
+    const out = await run(input, true)
+    if (out.workers !== pool.workers) throw new Error('the SDK did not use its open workers')
     return {
       chromium: browser.version(),
       messages,
       historyMs: round2(out.historyMs),
       perMessageUs: round2((out.historyMs * 1000) / messages),
+      workers: out.workers,
+      poolStartMs: round2(pool.startMs),
+      singleThreadMs: round2(single.historyMs),
       bareMs: round2(out.bareMs),
       ratio: round2(out.bareMs / out.historyMs),
     }
@@ -298,7 +332,60 @@ export async function runCryptoBench(o: {
   if ('historyMs' in browser)
     o.log(
       `crypto (Chromium ${browser.chromium}): ${browser.messages} messages verified and ` +
-        `decrypted in ${browser.historyMs} ms (bare loop ${browser.bareMs} ms)`,
+        `decrypted in ${browser.historyMs} ms with ${browser.workers} open workers ` +
+        `(${browser.singleThreadMs} ms on the page's thread alone; bare loop ` +
+        `${browser.bareMs} ms; pool start ${browser.poolStartMs} ms)`,
     )
   return { node, browser, ratio: Math.min(node.sealRatio, node.openRatio) }
+}
+
+const HELP = `Usage: tsx tests/bench/crypto-bench.ts [options]
+
+Runs only the client crypto part of \`pnpm bench\` (docs/benchmarks.md, items 7 and 8): the
+SDK's seal and open against a bare libsodium loop in Node, then a room history verified
+and decrypted by the SDK in headless Chromium. Needs no database or server.
+
+Options:
+  --messages <n>   envelopes per timed Node round (default 2000, as the full profile)
+  --history <n>    messages in the Chromium history (default 10000; 0 skips Chromium)
+  --bytes <n>      plaintext bytes per message (default 100)
+  --json           print the result as JSON on stdout
+  --help           this text
+
+Environment: CHROMIUM_PATH (default /usr/bin/chromium).
+`
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP)
+    return
+  }
+  const opts = { messages: 2000, history: 10_000, bytes: 100 }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    const key = a === '--messages' || a === '--history' || a === '--bytes' ? a.slice(2) : undefined
+    if (a === '--json') continue
+    const v = Number(args[i + 1])
+    if (!key || !Number.isSafeInteger(v) || v < 0) {
+      process.stderr.write(`crypto-bench: bad option ${a}\n\n${HELP}`)
+      process.exitCode = 2
+      return
+    }
+    opts[key as keyof typeof opts] = v
+    i++
+  }
+  const result = await runCryptoBench({
+    messages: opts.messages,
+    historyMessages: opts.history,
+    plaintextBytes: opts.bytes,
+    log: (line) => process.stderr.write(line + '\n'),
+  })
+  if (args.includes('--json')) process.stdout.write(JSON.stringify(result) + '\n')
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`crypto-bench: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  })
 }

@@ -1,6 +1,7 @@
 /**
  * Bundled (esbuild, browser conditions) into the page the crypto bench opens in
- * Chromium: verifies and decrypts a room history with the SDK's RoomSession, then runs
+ * Chromium: verifies and decrypts a room history with the SDK's RoomSession (one by one
+ * on the page's thread, or with the pool of Web Workers the web app starts), then runs
  * the bare libsodium verify+decrypt loop over the same envelopes for comparison.
  */
 import {
@@ -10,7 +11,9 @@ import {
   fromB64,
   parseEnvelope,
   senderKey,
+  sharedOpenPool,
   sodium,
+  startOpenPool,
 } from '@vs/crypto'
 import { loadSession, type MeWire, type MemberDeviceWire } from './sdk-session.js'
 
@@ -28,10 +31,12 @@ export interface HistoryOutput {
   opened: number
   undecryptable: number
   historyMs: number
+  /** Open workers the SDK used (0: one by one on the page's thread). */
+  workers: number
   bareMs: number
 }
 
-async function run(input: HistoryInput): Promise<HistoryOutput> {
+async function run(input: HistoryInput, withBare = true): Promise<HistoryOutput> {
   await cryptoReady()
   const session = await loadSession(input)
   const events = input.events.map((e) => ({ ...e, kind: 'message' as const }))
@@ -44,6 +49,9 @@ async function run(input: HistoryInput): Promise<HistoryOutput> {
     if (item.kind === 'message') opened++
     else if (item.kind === 'undecryptable') undecryptable++
   }
+  const workers = sharedOpenPool()?.size ?? 0
+  if (!withBare)
+    return { messages: events.length, opened, undecryptable, historyMs, workers, bareMs: 0 }
 
   // Bare libsodium: the same verify + decrypt, with parsing and key derivation done ahead.
   const s = sodium()
@@ -78,7 +86,24 @@ async function run(input: HistoryInput): Promise<HistoryOutput> {
   }
   const bareMs = performance.now() - t1
   if (good !== work.length) throw new Error(`bare loop verified ${good}/${work.length}`)
-  return { messages: events.length, opened, undecryptable, historyMs, bareMs }
+  return { messages: events.length, opened, undecryptable, historyMs, workers, bareMs }
 }
 
-;(globalThis as unknown as { vsHistoryBench: typeof run }).vsHistoryBench = run
+/**
+ * Starts the SDK's pool of open workers as the web app does at startup, from the bundled
+ * open-worker script; resolves with the time until every worker had loaded libsodium.
+ */
+async function startPool(workerScript: string): Promise<{ workers: number; startMs: number }> {
+  const url = URL.createObjectURL(new Blob([workerScript], { type: 'text/javascript' }))
+  const t0 = performance.now()
+  const pool = startOpenPool({ createWorker: () => new Worker(url) })
+  await pool.ready()
+  return { workers: pool.size, startMs: performance.now() - t0 }
+}
+
+const g = globalThis as unknown as {
+  vsHistoryBench: typeof run
+  vsStartOpenPool: typeof startPool
+}
+g.vsHistoryBench = run
+g.vsStartOpenPool = startPool

@@ -7,23 +7,26 @@ import {
   EnvelopeError,
   ReceiverState,
   SenderState,
-  commitHash,
-  envelopeHash,
+  finishOpen,
   fromB64,
-  openEnvelope,
   openWelcome,
   parseCommit,
   parseEnvelope,
-  sealEnvelope,
-  serializeEnvelope,
+  prepareOpen,
+  sealEnvelopeFor,
+  sharedOpenPool,
   toB64,
   validateChain,
   validateExtension,
+  verifyPending,
   type Commit,
   type DeviceDirectory,
   type DeviceKeys,
+  type OpenRunner,
+  type PendingOpen,
   type RoomState,
   type Envelope,
+  type Verified,
   decodeNoticeContent,
   fromUtf8,
 } from '@vs/crypto'
@@ -113,6 +116,17 @@ export class ChainRefusedError extends Error {
   }
 }
 
+/** A message event parsed and checked up to its signature, in the room's order. */
+type PreparedMessage =
+  | { e: RoomEventWire; malformed: true }
+  | { e: RoomEventWire; env: Envelope; pending: PendingOpen }
+  | { e: RoomEventWire; env: Envelope; error: unknown }
+
+/** Runs of fewer messages (live events, short pages) are opened one by one on this thread. */
+const PARALLEL_MIN = 64
+/** Envelopes per batch handed to the open runner. */
+const PARALLEL_BATCH = 250
+
 export interface SessionSnapshot {
   cursor: number
   receiver: unknown
@@ -137,6 +151,14 @@ export class RoomSession {
   private nextCounter = new Map<number, number>()
   private queue: Promise<void> = Promise.resolve()
   private directoryCache = new Map<string, Map<string, DeviceKeys>>()
+  /** {@link directoryFor} the chain, for the chain head it was made at. */
+  private messageDir: { head: Commit | undefined; dir: DeviceDirectory } | undefined
+  /**
+   * Verifies and decrypts runs of messages in parallel; by default the pool of Web Workers
+   * started with `startOpenPool`, if any. Only the signature, decryption and padding go
+   * there: every check that depends on the room or on earlier messages stays here, in order.
+   */
+  openRunner: OpenRunner | undefined
   private listeners = new Set<(item: TimelineItem) => void>()
 
   constructor(
@@ -162,12 +184,24 @@ export class RoomSession {
   ingest(events: readonly RoomEventWire[]): Promise<void> {
     const run = async () => {
       if (this.refused) throw this.refused
-      for (const e of events) {
-        if (e.seq <= this.cursor) continue
+      for (let i = 0; i < events.length;) {
+        const e = events[i]!
+        if (e.seq <= this.cursor) {
+          i++
+          continue
+        }
         if (e.seq !== this.cursor + 1)
           throw new Error(`room ${this.roomId}: expected seq ${this.cursor + 1}, got ${e.seq}`)
+        const runner = this.openRunner ?? sharedOpenPool()
+        const n = runner ? this.messageRun(events, i) : 0
+        if (runner && n >= PARALLEL_MIN) {
+          await this.processMessages(events.slice(i, i + n), runner)
+          i += n
+          continue
+        }
         await this.process(e)
         this.cursor = e.seq
+        i++
       }
     }
     this.queue = this.queue.then(run, run)
@@ -268,12 +302,92 @@ export class RoomSession {
     }
   }
 
+  /**
+   * The directory messages are opened with: {@link directoryFor} the whole chain, walked
+   * once per chain head rather than per message (an accepted commit makes a new head).
+   */
+  private async messageDirectory(): Promise<DeviceDirectory> {
+    const head = this.commits[this.commits.length - 1]
+    if (this.messageDir && this.messageDir.head === head) return this.messageDir.dir
+    const dir = await this.directoryFor(this.commits)
+    this.messageDir = { head, dir }
+    return dir
+  }
+
+  /** How many events from `start` on are messages in sequence, with no commit between. */
+  private messageRun(events: readonly RoomEventWire[], start: number): number {
+    if (!this.state) return 0
+    let n = 0
+    for (let i = start; i < events.length; i++, n++) {
+      const e = events[i]!
+      if (e.kind === 'commit' || e.seq !== this.cursor + 1 + n) break
+    }
+    return n
+  }
+
   private async processMessage(e: RoomEventWire): Promise<void> {
     if (!this.state) throw new ChainRefusedError('no-chain', 'message before the genesis commit')
-    let env
+    const state = this.state
+    const dir = await this.messageDirectory().catch((error: unknown) => ({ error }))
+    await this.finishMessage(this.prepareMessage(e, state, dir), undefined)
+  }
+
+  /**
+   * Opens a run of messages with no commit between them, so the chain, the directory and
+   * the epoch keys stay as they are: parses and checks each up to its signature here,
+   * meanwhile `runner` verifies and decrypts them in batches, then finishes each here in
+   * order (counters and replays, sender and key-log checks), exactly as one by one.
+   */
+  private async processMessages(list: readonly RoomEventWire[], runner: OpenRunner): Promise<void> {
+    const state = this.state!
+    const dir = await this.messageDirectory().catch((error: unknown) => ({ error }))
+    const batches: { items: PreparedMessage[]; verified: Promise<Verified[] | undefined> }[] = []
+    for (let i = 0; i < list.length; i += PARALLEL_BATCH) {
+      const items = list.slice(i, i + PARALLEL_BATCH).map((e) => this.prepareMessage(e, state, dir))
+      const pending = items.flatMap((m) => ('pending' in m ? [m.pending] : []))
+      // If the runner fails, the batch is verified and decrypted on this thread instead.
+      const verified = runner.run(pending).then(
+        (v) => (v.length === pending.length ? v : undefined),
+        () => undefined,
+      )
+      batches.push({ items, verified })
+    }
+    for (const b of batches) {
+      const verified = await b.verified
+      let k = 0
+      for (const item of b.items) {
+        await this.finishMessage(item, 'pending' in item ? verified?.[k++] : undefined)
+        this.cursor = item.e.seq
+      }
+    }
+  }
+
+  private prepareMessage(
+    e: RoomEventWire,
+    state: RoomState,
+    dir: DeviceDirectory | { error: unknown },
+  ): PreparedMessage {
+    let env: Envelope
     try {
       env = parseEnvelope(fromB64(e.body))
     } catch {
+      return { e, malformed: true }
+    }
+    try {
+      if (typeof dir !== 'function') throw dir.error
+      return { e, env, pending: prepareOpen(this.receiver, env, state, dir) }
+    } catch (error) {
+      return { e, env, error }
+    }
+  }
+
+  /** Finishes one message; `verified` is its signature and decryption when already done. */
+  private async finishMessage(
+    item: PreparedMessage,
+    verified: Verified | undefined,
+  ): Promise<void> {
+    const e = item.e
+    if ('malformed' in item) {
       this.emit({
         kind: 'undecryptable',
         seq: e.seq,
@@ -285,11 +399,12 @@ export class RoomSession {
       return
     }
     try {
-      const opened = openEnvelope(
+      if ('error' in item) throw item.error
+      const env = item.env
+      const opened = finishOpen(
         this.receiver,
-        env,
-        this.state,
-        await this.directoryFor(this.commits),
+        item.pending,
+        verified ?? verifyPending(item.pending),
       )
       if (
         opened.header.senderUserId === this.as.memberId &&
@@ -389,12 +504,12 @@ export class RoomSession {
         'removed',
         'Je bent geen lid meer van deze kamer / You are no longer a member',
       )
-    const secret = this.receiver.epochSecret(state.epoch)
-    if (!secret) throw new EnvelopeError('missing-key', 'no key for the current epoch')
-    const env = sealEnvelope({
+    if (!this.receiver.hasEpoch(state.epoch))
+      throw new EnvelopeError('missing-key', 'no key for the current epoch')
+    const sealed = sealEnvelopeFor(this.receiver, {
       roomId: this.roomId,
       epoch: state.epoch,
-      commitHash: commitHash(state.head),
+      commitHash: state.headHash,
       senderUserId: this.as.memberId,
       senderDeviceId: this.as.deviceId,
       counter: this.takeCounter(state.epoch),
@@ -402,10 +517,15 @@ export class RoomSession {
       type,
       logHead,
       plaintext,
-      epochSecret: secret,
       signPrivateKey: this.as.signSk,
     })
-    return { body: toB64(serializeEnvelope(env)), hash: envelopeHash(env) }
+    // Serialized once; the hash is computed only when asked for (notices).
+    return {
+      body: toB64(sealed.bytes),
+      get hash() {
+        return sealed.hash
+      },
+    }
   }
 
   /**

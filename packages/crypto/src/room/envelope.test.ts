@@ -21,6 +21,7 @@ import {
   paddedLength,
   parseEnvelope,
   sealEnvelope,
+  sealEnvelopeFor,
   serializeEnvelope,
   type Envelope,
   type EnvelopeHeader,
@@ -371,9 +372,89 @@ describe('message envelopes', () => {
     )
   })
 
+  it('parse only the one canonical form', () => {
+    const env = sealFrom(alice)
+    const h = env.header
+    const reframe = (roomId: string) =>
+      encode(
+        'envelope/v1',
+        encode(
+          'msg-header/v1',
+          1,
+          roomId,
+          h.epoch,
+          h.commitHash,
+          h.senderUserId,
+          h.senderDeviceId,
+          h.counter,
+          h.sentAt,
+          h.type,
+          h.logHead,
+        ),
+        env.nonce,
+        env.ciphertext,
+        env.signature,
+      )
+    expect(parseEnvelope(reframe('room-1')).header.roomId).toBe('room-1')
+    // A byte-order mark a UTF-8 decoder would drop, and a non-ASCII look-alike.
+    expectEnvelopeError(() => parseEnvelope(reframe('\ufeffroom-1')), 'malformed')
+    expectEnvelopeError(() => parseEnvelope(reframe('room-\u0661')), 'malformed')
+    const bytes = serializeEnvelope(env)
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        (at, byte, insert) => {
+          const changed = insert
+            ? new Uint8Array([...bytes.subarray(0, at), byte, ...bytes.subarray(at)])
+            : bytes.map((b, i) => (i === at ? byte : b))
+          let parsed: Envelope
+          try {
+            parsed = parseEnvelope(changed)
+          } catch (e) {
+            expect(e).toBeInstanceOf(EnvelopeError)
+            return
+          }
+          expect(bytesEqual(serializeEnvelope(parsed), changed)).toBe(true)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+
   it('refuse to seal invalid headers', () => {
     expectEnvelopeError(() => sealFrom(alice, { type: 'Tekst met spaties' }), 'malformed')
     expectEnvelopeError(() => sealFrom(alice, { counter: -1 }), 'malformed')
+  })
+
+  it('seal with the receiver state’s secret, serialized once, hashed on demand', () => {
+    const r = receiverWith([g, secret0])
+    const p = {
+      roomId: 'room-1',
+      epoch: 0,
+      commitHash: commitHash(g),
+      senderUserId: 'alice',
+      senderDeviceId: 'a1',
+      counter: 0,
+      sentAt: T0,
+      type: 'text',
+      logHead: LOG_HEAD,
+      plaintext: utf8('Afspraak: JGZ belt de moeder vrijdag.'),
+      signPrivateKey: alice.sign.privateKey,
+    }
+    const sealed = sealEnvelopeFor(r, p)
+    expect(bytesEqual(sealed.bytes, serializeEnvelope(sealed.envelope))).toBe(true)
+    expect(bytesEqual(sealed.hash, envelopeHash(parseEnvelope(sealed.bytes)))).toBe(true)
+    const bob0 = receiverWith([g, secret0])
+    expect(text(openEnvelope(bob0, parseEnvelope(sealed.bytes), room0, dir).plaintext)).toContain(
+      'JGZ',
+    )
+    expectEnvelopeError(() => sealEnvelopeFor(new ReceiverState('room-1'), p), 'missing-key')
+    expectEnvelopeError(
+      () => sealEnvelopeFor(r, { ...p, commitHash: new Uint8Array(32) }),
+      'wrong-epoch',
+    )
   })
 
   it('have a stable hash that names one exact envelope', () => {

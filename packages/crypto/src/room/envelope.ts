@@ -15,7 +15,7 @@
  * Counters are per sender and epoch and start at 0, so a gap shows that the server
  * withheld messages; it is reported, not hidden.
  */
-import { bytesEqual, encode, toB64 } from '../encoding.js'
+import { bytesEqual, decodeFields, encode, toB64 } from '../encoding.js'
 import {
   epochRecord,
   isMemberDevice,
@@ -49,8 +49,6 @@ import {
   expectUint,
   field,
   fieldsOf,
-  readIdField,
-  readString,
   readUint,
   type Fail,
 } from './wire.js'
@@ -128,6 +126,8 @@ const MAX_PADDED_BYTES = MAX_PLAINTEXT_BYTES + LARGE_BUCKET
 const MAX_CIPHERTEXT_BYTES = MAX_PADDED_BYTES + AEAD_TAG_BYTES
 const MIN_CIPHERTEXT_BYTES = MIN_BUCKET + AEAD_TAG_BYTES
 const TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/
+/** Ids are at most 128 characters and types 64: longer string fields are refused unread. */
+const MAX_ASCII_FIELD = 128
 /** Distinct outstanding gaps remembered per sender and epoch (older ones are dropped). */
 export const MAX_GAP_RANGES = 1000
 
@@ -205,9 +205,8 @@ function signingBytes(headerBytes: Uint8Array, nonce: Uint8Array, ciphertext: Ui
   return encode('msg/v1', headerBytes, nonce, ciphertext)
 }
 
-/** Pads, encrypts and signs a message. */
-export function sealEnvelope(p: SealEnvelopeParams): Envelope {
-  const header = normalizeHeader({
+function checkedHeader(p: Omit<EnvelopeHeader, 'v'>): EnvelopeHeader {
+  return normalizeHeader({
     v: 1,
     roomId: p.roomId,
     epoch: p.epoch,
@@ -219,18 +218,89 @@ export function sealEnvelope(p: SealEnvelopeParams): Envelope {
     type: p.type,
     logHead: p.logHead,
   })
-  if (!(p.plaintext instanceof Uint8Array) || p.plaintext.length > MAX_PLAINTEXT_BYTES) {
+}
+
+function checkPlaintext(plaintext: Uint8Array): void {
+  if (!(plaintext instanceof Uint8Array) || plaintext.length > MAX_PLAINTEXT_BYTES) {
     throw malformed(`plaintext must be at most ${MAX_PLAINTEXT_BYTES} bytes`)
   }
-  expectBytes(p.epochSecret, EPOCH_SECRET_BYTES, 'epochSecret', malformed)
-  expectBytes(p.signPrivateKey, SIGN_PRIVATE_KEY_BYTES, 'signPrivateKey', malformed)
+}
+
+/** Encrypts and signs under an already derived sender key; the header is encoded once. */
+function sealWithKey(
+  header: EnvelopeHeader,
+  plaintext: Uint8Array,
+  key: Uint8Array,
+  signPrivateKey: Uint8Array,
+): { envelope: Envelope; headerBytes: Uint8Array } {
+  expectBytes(signPrivateKey, SIGN_PRIVATE_KEY_BYTES, 'signPrivateKey', malformed)
   const headerBytes = encodeHeader(header)
-  const key = senderKey(p.epochSecret, header.senderUserId, header.senderDeviceId)
   const nonce = randomBytes(AEAD_NONCE_BYTES)
-  const padded = pad(p.plaintext, paddedLength(p.plaintext.length))
+  const padded = pad(plaintext, paddedLength(plaintext.length))
   const ciphertext = aeadEncrypt(key, nonce, padded, headerBytes)
-  const signature = sign(p.signPrivateKey, signingBytes(headerBytes, nonce, ciphertext))
-  return { header, nonce, ciphertext, signature }
+  const signature = sign(signPrivateKey, signingBytes(headerBytes, nonce, ciphertext))
+  return { envelope: { header, nonce, ciphertext, signature }, headerBytes }
+}
+
+/** Pads, encrypts and signs a message. */
+export function sealEnvelope(p: SealEnvelopeParams): Envelope {
+  const header = checkedHeader(p)
+  checkPlaintext(p.plaintext)
+  expectBytes(p.epochSecret, EPOCH_SECRET_BYTES, 'epochSecret', malformed)
+  const key = senderKey(p.epochSecret, header.senderUserId, header.senderDeviceId)
+  return sealWithKey(header, p.plaintext, key, p.signPrivateKey).envelope
+}
+
+/** Parameters of {@link sealEnvelopeFor}: {@link SealEnvelopeParams} without the secret. */
+export type SealForParams = Omit<SealEnvelopeParams, 'epochSecret'>
+
+/** A sealed envelope in its canonical binary form. */
+export interface SealedEnvelope {
+  envelope: Envelope
+  /** {@link serializeEnvelope} of `envelope`. */
+  bytes: Uint8Array
+  /** {@link envelopeHash} of `envelope`, computed on first use (only notices need it). */
+  readonly hash: Uint8Array
+}
+
+class Sealed implements SealedEnvelope {
+  private cachedHash: Uint8Array | undefined
+
+  constructor(
+    readonly envelope: Envelope,
+    readonly bytes: Uint8Array,
+  ) {}
+
+  get hash(): Uint8Array {
+    return (this.cachedHash ??= hashSerialized(this.bytes))
+  }
+}
+
+/**
+ * Seals like {@link sealEnvelope} with the epoch secret `receiver` holds for `p.epoch`
+ * (and the sender key it derived before), and serializes the envelope in the same pass.
+ * Throws {@link EnvelopeError} 'missing-key' when this device has no secret for the
+ * epoch, and 'wrong-epoch' when the secret it holds belongs to another commit (receivers
+ * would refuse the message).
+ */
+export function sealEnvelopeFor(receiver: ReceiverState, p: SealForParams): SealedEnvelope {
+  const header = checkedHeader(p)
+  checkPlaintext(p.plaintext)
+  const epochKey = receiver.keyFor(header.epoch)
+  if (!epochKey) throw fail('missing-key', `no secret for epoch ${header.epoch} on this device`)
+  if (!bytesEqual(epochKey.commitHash, header.commitHash)) {
+    throw fail('wrong-epoch', 'the secret held for this epoch belongs to another commit')
+  }
+  const key = cachedSenderKey(epochKey, header.senderUserId, header.senderDeviceId)
+  const { envelope, headerBytes } = sealWithKey(header, p.plaintext, key, p.signPrivateKey)
+  const bytes = encode(
+    'envelope/v1',
+    headerBytes,
+    envelope.nonce,
+    envelope.ciphertext,
+    envelope.signature,
+  )
+  return new Sealed(envelope, bytes)
 }
 
 /** The one canonical binary form of an envelope (opaque to the server). */
@@ -238,39 +308,59 @@ export function serializeEnvelope(e: Envelope): Uint8Array {
   return encode('envelope/v1', encodeHeader(e.header), e.nonce, e.ciphertext, e.signature)
 }
 
+function hashSerialized(bytes: Uint8Array): Uint8Array {
+  return hash(encode('envelope-hash/v1', bytes))
+}
+
 /** A hash naming one exact envelope (notices refer to their envelope by it). */
 export function envelopeHash(e: Envelope): Uint8Array {
-  return hash(encode('envelope-hash/v1', serializeEnvelope(e)))
+  return hashSerialized(serializeEnvelope(e))
+}
+
+/**
+ * An identifier or type field. These must be ASCII (the header checks then refuse
+ * anything but their printable subsets), and ASCII bytes are their own canonical UTF-8:
+ * one byte per character, no multi-byte sequence or byte-order mark.
+ */
+function readAscii(b: Uint8Array, what: string): string {
+  if (b.length > MAX_ASCII_FIELD) throw malformed(`${what} is too long`)
+  for (let i = 0; i < b.length; i++) {
+    if (b[i]! > 0x7f) throw malformed(`${what} must be ASCII`)
+  }
+  return String.fromCharCode.apply(null, b as unknown as number[])
 }
 
 /**
  * Parses the binary form made by {@link serializeEnvelope}, refusing anything that is
  * not exactly canonical or out of the size limits. Checks no signature: see
  * {@link openEnvelope}.
+ *
+ * Canonical without re-serializing: the framing is exact (every byte belongs to one
+ * length-prefixed field, no trailing bytes, exact field counts and contexts), integers
+ * are 8 bytes below 2^53, byte fields have their exact lengths, and string fields are
+ * ASCII with one byte per character, so {@link serializeEnvelope} gives back these bytes.
  */
 export function parseEnvelope(bytes: Uint8Array): Envelope {
   if (bytes.length > MAX_CIPHERTEXT_BYTES + 4096) throw malformed('envelope too large')
   const [hb, nonce, ciphertext, signature] = fieldsOf(bytes, 'envelope/v1', 4, malformed)
   const f = fieldsOf(hb!, 'msg-header/v1', 10, malformed)
-  const env = normalizeEnvelope({
+  return normalizeEnvelope({
     header: {
       v: readUint(field(f, 0, malformed), 'v', malformed) as 1,
-      roomId: readIdField(field(f, 1, malformed), 'roomId', malformed),
+      roomId: readAscii(field(f, 1, malformed), 'roomId'),
       epoch: readUint(field(f, 2, malformed), 'epoch', malformed),
       commitHash: field(f, 3, malformed).slice(),
-      senderUserId: readIdField(field(f, 4, malformed), 'senderUserId', malformed),
-      senderDeviceId: readIdField(field(f, 5, malformed), 'senderDeviceId', malformed),
+      senderUserId: readAscii(field(f, 4, malformed), 'senderUserId'),
+      senderDeviceId: readAscii(field(f, 5, malformed), 'senderDeviceId'),
       counter: readUint(field(f, 6, malformed), 'counter', malformed),
       sentAt: readUint(field(f, 7, malformed), 'sentAt', malformed),
-      type: readString(field(f, 8, malformed), malformed),
+      type: readAscii(field(f, 8, malformed), 'type'),
       logHead: field(f, 9, malformed).slice(),
     },
     nonce: nonce!.slice(),
     ciphertext: ciphertext!.slice(),
     signature: signature!.slice(),
   })
-  if (!bytesEqual(serializeEnvelope(env), bytes)) throw malformed('envelope is not canonical')
-  return env
 }
 
 // ---------------------------------------------------------------------------------------
@@ -330,9 +420,26 @@ interface CounterTrack {
   missing: CounterRange[]
 }
 
-interface EpochKey {
+/** @internal One epoch's secret, and the sender keys derived from it so far. */
+export interface EpochKey {
   commitHash: Uint8Array
   secret: Uint8Array
+  /**
+   * By `userId deviceId` (ids have no spaces). Filled only for senders that passed the
+   * membership checks (or for my own sending), so its size is bounded by the epoch's devices.
+   */
+  senderKeys: Map<string, Uint8Array>
+}
+
+/** The sender key of one device in the epoch of `k`, derived once (an encode and a BLAKE2b). */
+function cachedSenderKey(k: EpochKey, userId: string, deviceId: string): Uint8Array {
+  const id = `${userId} ${deviceId}`
+  let key = k.senderKeys.get(id)
+  if (key === undefined) {
+    key = senderKey(k.secret, userId, deviceId)
+    k.senderKeys.set(id, key)
+  }
+  return key
 }
 
 /** JSON form of a {@link ReceiverState}. Contains epoch secrets: store it encrypted only. */
@@ -389,7 +496,11 @@ export class ReceiverState {
       if (bytesEqual(known.commitHash, commitHash) && bytesEqual(known.secret, secret)) return
       throw new WelcomeError('conflict', `a different secret for epoch ${epoch} is already known`)
     }
-    this.keys.set(epoch, { commitHash: commitHash.slice(), secret: secret.slice() })
+    this.keys.set(epoch, {
+      commitHash: commitHash.slice(),
+      secret: secret.slice(),
+      senderKeys: new Map(),
+    })
   }
 
   /** Adds the epoch secret of an opened welcome for this room. */
@@ -534,21 +645,98 @@ export class ReceiverState {
 // Opening
 
 /**
- * Verifies and decrypts an envelope for `receiver` in the validated `room`, recording its
- * counter. Throws {@link EnvelopeError} (and changes nothing) when the envelope is for
- * another room ('wrong-room'); for an epoch the chain does not have, under a different
- * commit, or below `opts.minEpoch` ('wrong-epoch'); from a device that is not a verified
- * member device in that epoch ('unknown-sender'); not signed by that device
- * ('bad-signature'); for an epoch this device has no secret of ('missing-key', with a
- * user message); already received ('replay'); or not decryptable ('decrypt-failed').
+ * @internal An envelope that passed every check that comes before its signature, with
+ * what the rest of {@link openEnvelope} needs. Made by {@link prepareOpen}; finished, in
+ * order, by {@link finishOpen}.
  */
-export function openEnvelope(
+export interface PendingOpen {
+  envelope: Envelope
+  headerBytes: Uint8Array
+  /** "msg/v1" ‖ header ‖ nonce ‖ ciphertext: what the sender signed. */
+  signed: Uint8Array
+  signPk: Uint8Array
+  /** The epoch key held when prepared (if any), and the sender key derived from it. */
+  epochKey: EpochKey | undefined
+  key: Uint8Array | undefined
+}
+
+/**
+ * What the pure half of opening found: whether the signature verifies and, if a key was
+ * given, the plaintext or why there is none. Depends on nothing but bytes and keys, so it
+ * may be computed anywhere (a worker; see open-pool.ts).
+ */
+export interface Verified {
+  signature: boolean
+  /** Set when the signature verified and a key was given. */
+  plaintext?: Uint8Array
+  failure?: 'decrypt' | 'padding'
+}
+
+/**
+ * Checks the signature over `signed` and, when it holds and `key` is given, decrypts and
+ * unpads. `signed` must be the signing bytes of `headerBytes`, `nonce` and `ciphertext`.
+ */
+export function verifyAndDecrypt(job: {
+  signed: Uint8Array
+  signature: Uint8Array
+  signPk: Uint8Array
+  key: Uint8Array | undefined
+  headerBytes: Uint8Array
+  nonce: Uint8Array
+  ciphertext: Uint8Array
+}): Verified {
+  if (!verify(job.signature, job.signed, job.signPk)) return { signature: false }
+  if (!job.key) return { signature: true }
+  return { signature: true, ...decryptPadded(job.key, job.nonce, job.ciphertext, job.headerBytes) }
+}
+
+function decryptPadded(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  ad: Uint8Array,
+): { plaintext?: Uint8Array; failure?: 'decrypt' | 'padding' } {
+  const padded = aeadDecrypt(key, nonce, ciphertext, ad)
+  if (!padded) return { failure: 'decrypt' }
+  const plaintext = unpad(padded, padded.length)
+  if (!plaintext || paddedLength(plaintext.length) !== padded.length) return { failure: 'padding' }
+  return { plaintext }
+}
+
+/**
+ * {@link verifyAndDecrypt} of signing bytes alone: the header, nonce and ciphertext are
+ * read back from their fields.
+ */
+export function verifyAndDecryptSigned(
+  signed: Uint8Array,
+  signature: Uint8Array,
+  signPk: Uint8Array,
+  key: Uint8Array | undefined,
+): Verified {
+  const f = decodeFields(signed)
+  if (f.length !== 4) return { signature: false }
+  return verifyAndDecrypt({
+    signed,
+    signature,
+    signPk,
+    key,
+    headerBytes: f[1]!,
+    nonce: f[2]!,
+    ciphertext: f[3]!,
+  })
+}
+
+/**
+ * @internal The checks of {@link openEnvelope} that come before the signature (room,
+ * epoch, membership in that epoch, a verified device); throws as it does. Changes nothing.
+ */
+export function prepareOpen(
   receiver: ReceiverState,
   envelope: Envelope,
   room: RoomState,
   directory: DeviceDirectory,
   opts: OpenOptions = {},
-): OpenedEnvelope {
+): PendingOpen {
   const env = normalizeEnvelope(envelope)
   const h = env.header
   if (h.roomId !== room.roomId || receiver.roomId !== room.roomId) {
@@ -572,22 +760,85 @@ export function openEnvelope(
   const keys = directory(sender.userId, sender.deviceId)
   if (!keys) throw fail('unknown-sender', 'the sending device is not verified')
   const headerBytes = encodeHeader(h)
-  if (!verify(env.signature, signingBytes(headerBytes, env.nonce, env.ciphertext), keys.signPk)) {
-    throw fail('bad-signature', 'the envelope signature does not verify')
+  const epochKey = receiver.keyFor(h.epoch)
+  const key =
+    epochKey && bytesEqual(epochKey.commitHash, h.commitHash)
+      ? cachedSenderKey(epochKey, sender.userId, sender.deviceId)
+      : undefined
+  return {
+    envelope: env,
+    headerBytes,
+    signed: signingBytes(headerBytes, env.nonce, env.ciphertext),
+    signPk: keys.signPk,
+    epochKey,
+    key,
   }
+}
+
+/**
+ * @internal The rest of {@link openEnvelope}, given what {@link verifyAndDecrypt} found for
+ * `p`: the signature, this device's key for the epoch, the counter (replays), decryption.
+ * Records the counter when it succeeds. Calls must follow the order of the room.
+ */
+export function finishOpen(
+  receiver: ReceiverState,
+  p: PendingOpen,
+  verified: Verified,
+): OpenedEnvelope {
+  const env = p.envelope
+  const h = env.header
+  if (!verified.signature) throw fail('bad-signature', 'the envelope signature does not verify')
   const epochKey = receiver.keyFor(h.epoch)
   if (!epochKey) throw fail('missing-key', `no secret for epoch ${h.epoch} on this device`)
   if (!bytesEqual(epochKey.commitHash, h.commitHash)) {
     throw fail('wrong-epoch', 'the secret held for this epoch belongs to another commit')
   }
   const record = receiver.planCounter(h)
-  const key = senderKey(epochKey.secret, sender.userId, sender.deviceId)
-  const padded = aeadDecrypt(key, env.nonce, env.ciphertext, headerBytes)
-  if (!padded) throw fail('decrypt-failed', 'the envelope does not decrypt')
-  const plaintext = unpad(padded, padded.length)
-  if (!plaintext || paddedLength(plaintext.length) !== padded.length) {
-    throw fail('decrypt-failed', 'invalid padding')
-  }
+  // The secret may have arrived after `p` was prepared: then decrypt here.
+  const result =
+    p.key !== undefined && p.epochKey === epochKey
+      ? verified
+      : decryptPadded(
+          cachedSenderKey(epochKey, h.senderUserId, h.senderDeviceId),
+          env.nonce,
+          env.ciphertext,
+          p.headerBytes,
+        )
+  if (result.failure === 'padding') throw fail('decrypt-failed', 'invalid padding')
+  if (!result.plaintext) throw fail('decrypt-failed', 'the envelope does not decrypt')
   const { gaps, late } = record()
-  return { header: h, plaintext, gaps, late }
+  return { header: h, plaintext: result.plaintext, gaps, late }
+}
+
+/**
+ * Verifies and decrypts an envelope for `receiver` in the validated `room`, recording its
+ * counter. Throws {@link EnvelopeError} (and changes nothing) when the envelope is for
+ * another room ('wrong-room'); for an epoch the chain does not have, under a different
+ * commit, or below `opts.minEpoch` ('wrong-epoch'); from a device that is not a verified
+ * member device in that epoch ('unknown-sender'); not signed by that device
+ * ('bad-signature'); for an epoch this device has no secret of ('missing-key', with a
+ * user message); already received ('replay'); or not decryptable ('decrypt-failed').
+ */
+export function openEnvelope(
+  receiver: ReceiverState,
+  envelope: Envelope,
+  room: RoomState,
+  directory: DeviceDirectory,
+  opts: OpenOptions = {},
+): OpenedEnvelope {
+  const p = prepareOpen(receiver, envelope, room, directory, opts)
+  return finishOpen(receiver, p, verifyPending(p))
+}
+
+/** {@link verifyAndDecrypt} of a {@link PendingOpen}, on this thread. */
+export function verifyPending(p: PendingOpen): Verified {
+  return verifyAndDecrypt({
+    signed: p.signed,
+    signature: p.envelope.signature,
+    signPk: p.signPk,
+    key: p.key,
+    headerBytes: p.headerBytes,
+    nonce: p.envelope.nonce,
+    ciphertext: p.envelope.ciphertext,
+  })
 }

@@ -66,11 +66,16 @@ export {
   SenderState,
   encodeHeader,
   envelopeHash,
+  finishOpen,
   openEnvelope,
   paddedLength,
   parseEnvelope,
+  prepareOpen,
   sealEnvelope,
+  sealEnvelopeFor,
   serializeEnvelope,
+  verifyAndDecrypt,
+  verifyPending,
 } from './envelope.js'
 export type {
   CounterRange,
@@ -79,10 +84,29 @@ export type {
   MissingCounters,
   OpenOptions,
   OpenedEnvelope,
+  PendingOpen,
   ReceiverStateJson,
   SealEnvelopeParams,
+  SealForParams,
+  SealedEnvelope,
   SenderStateJson,
+  Verified,
 } from './envelope.js'
+export {
+  OpenPool,
+  inlineOpenRunner,
+  packOpenBatch,
+  runOpenBatch,
+  sharedOpenPool,
+  startOpenPool,
+  unpackOpenBatch,
+} from './open-pool.js'
+export type {
+  OpenBatchRequest,
+  OpenBatchResponse,
+  OpenPoolOptions,
+  OpenRunner,
+} from './open-pool.js'
 export {
   MAX_NOTICE_DATES,
   NOTICE_KINDS,

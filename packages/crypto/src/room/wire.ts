@@ -86,6 +86,18 @@ export function expectB64(v: unknown, length: number, what: string, fail: Fail):
   return expectBytes(b, length, what, fail)
 }
 
+/** UTF-8 of the (few, constant) context strings, encoded once each. */
+const contexts = new Map<string, Uint8Array>()
+
+function contextBytes(context: string): Uint8Array {
+  let b = contexts.get(context)
+  if (b === undefined) {
+    b = utf8(context)
+    if (contexts.size < 256) contexts.set(context, b)
+  }
+  return b
+}
+
 /**
  * Splits a canonical encoding, checks its context string and exact field count, and
  * returns the fields after the context.
@@ -103,7 +115,7 @@ export function fieldsOf(
     throw fail(`not a canonical ${context} encoding`)
   }
   const ctx = fields[0]
-  if (ctx === undefined || !bytesEqual(ctx, utf8(context)))
+  if (ctx === undefined || !bytesEqual(ctx, contextBytes(context)))
     throw fail(`expected context ${context}`)
   if (count >= 0 && fields.length !== count + 1) throw fail(`${context} must have ${count} fields`)
   return fields.slice(1)
