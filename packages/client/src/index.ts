@@ -63,3 +63,6 @@ export type {
 } from '@vs/protocol'
 export { ORG_KINDS, ROLES } from '@vs/protocol'
 export * from './guard/index.js'
+
+/** Starts the SDK's open workers (browser): long room histories are verified off the main thread. */
+export { startOpenPool } from '@vs/crypto'

@@ -2,7 +2,8 @@
  * Builds the web client to static files in dist/ (served by the API at `/`).
  * Usage: pnpm --filter @vs/web build [--watch] [--outdir <dir>]
  * libsodium is bundled with its WebAssembly inline, so the app runs under the API's
- * CSP (`script-src 'self' 'wasm-unsafe-eval'`) with no extra files or eval.
+ * CSP (`script-src 'self' 'wasm-unsafe-eval'`) with no eval. Two scripts: app.js, and
+ * open-worker.js (the SDK's workers that verify and decrypt room histories).
  */
 import { cp, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -37,11 +38,19 @@ const options: esbuild.BuildOptions = {
   logLevel: 'warning',
   conditions: ['browser'],
 }
+// The SDK's open workers: verify and decrypt long room histories off the main thread.
+const workerOptions: esbuild.BuildOptions = {
+  ...options,
+  entryPoints: [path.join(root, '..', 'crypto', 'src', 'room', 'open-worker.ts')],
+  format: 'iife',
+  outfile: path.join(dist, 'open-worker.js'),
+}
 if (process.argv.includes('--watch')) {
   const c = await esbuild.context(options)
-  await c.watch()
+  const w = await esbuild.context(workerOptions)
+  await Promise.all([c.watch(), w.watch()])
   process.stdout.write('watching packages/web…\n')
 } else {
-  await esbuild.build(options)
+  await Promise.all([esbuild.build(options), esbuild.build(workerOptions)])
   process.stdout.write(`web client built in ${path.relative(process.cwd(), dist) || dist}\n`)
 }

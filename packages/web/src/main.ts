@@ -3,7 +3,7 @@
  * this origin's localStorage (the API serves us under a strict CSP, so no foreign
  * script runs here to read them).
  */
-import { LocalStorageKeyStore, VsClient } from '@vs/client'
+import { LocalStorageKeyStore, startOpenPool, VsClient } from '@vs/client'
 import { h, mount, onClick } from './dom.js'
 import { getLang, initLang, setLang, t, type Lang, type StringKey } from './i18n.js'
 import { parseRoute, paths, type Route } from './router.js'
@@ -280,4 +280,7 @@ document.getElementById('skip-link')?.addEventListener('click', (e) => {
   root.focus()
 })
 window.addEventListener('hashchange', () => void render())
+// Long room histories are verified and decrypted by a pool of workers (one per core).
+if (typeof Worker !== 'undefined')
+  startOpenPool({ createWorker: () => new Worker('/open-worker.js') })
 void render()
