@@ -9,20 +9,10 @@
  * one this file uses is shared with every other suite on this machine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RoomsClient, type RoomSession } from '@vs/client/rooms'
-import { randomId } from '@vs/crypto'
+import type { RoomsClient } from '@vs/client/rooms'
 import { startCluster, type Cluster } from './helpers/cluster.js'
-import {
-  countAcks,
-  enrolCoordinator,
-  makeMembers,
-  roomHead,
-  sleep,
-  until,
-  within,
-  type Member,
-} from './helpers/people.js'
-import { describeItem, textsOf, timelineProblems } from './helpers/timeline.js'
+import { roomHead, sleep, type Member } from './helpers/people.js'
+import { enrolAnnaBertCarla, ms, openSteady } from './helpers/steady.js'
 
 /** Per member; three members make ~20 messages a second. */
 const INTERVAL_MS = 150
@@ -31,15 +21,6 @@ const KILL_AT_MS = 3_000
 /** Sends Anna and Carla each fire at process 1 just before it is killed. */
 const BURST = 10
 
-interface Sender {
-  member: Member
-  client: RoomsClient
-  session: RoomSession
-  attempted: { text: string; at: number }[]
-  acked: Map<string, { seq: number; at: number }>
-  acks: { acks: number; duplicates: number }
-}
-
 describe('an API process killed with SIGKILL mid-conversation', () => {
   let cluster: Cluster
   let members: Member[]
@@ -47,13 +28,7 @@ describe('an API process killed with SIGKILL mid-conversation', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ processes: 2 })
-    const [p1, p2] = cluster.apis
-    const coordinator = await enrolCoordinator(p2!.url, cluster.coordinatorCode)
-    members = await makeMembers(p2!.url, coordinator, [
-      { name: 'Anna', baseUrl: p1!.url },
-      { name: 'Bert', baseUrl: p2!.url },
-      { name: 'Carla', baseUrl: p1!.url },
-    ])
+    members = await enrolAnnaBertCarla(cluster, 1)
   }, 40_000)
 
   afterAll(async () => {
@@ -62,42 +37,14 @@ describe('an API process killed with SIGKILL mid-conversation', () => {
   })
 
   it('loses no acknowledged message, duplicates none, and the SDK delivers every unacknowledged send after the restart', async () => {
-    const [anna, bert, carla] = members as [Member, Member, Member]
+    const bert = members[1]!
     // Bert (on the surviving process) opens the room.
-    const bertClient = new RoomsClient(bert.host)
-    clients.push(bertClient)
-    const roomId = await bertClient.create({
-      kind: 'case',
-      label: 'Gezin Merel',
-      members: [{ userId: anna.userId }, { userId: carla.userId }],
+    const steady = await openSteady(bert, members, 'Gezin Merel', clients, {
+      intervalMs: INTERVAL_MS,
+      sendForMs: SEND_FOR_MS,
     })
-    const senders: Sender[] = []
-    for (const member of [anna, bert, carla]) {
-      const client = member === bert ? bertClient : new RoomsClient(member.host)
-      if (client !== bertClient) clients.push(client)
-      const session = await client.open(roomId)
-      await client.connection.waitOpen()
-      senders.push({
-        member,
-        client,
-        session,
-        attempted: [],
-        acked: new Map(),
-        acks: countAcks(client),
-      })
-    }
-
-    const t0 = Date.now()
-    const sends: Promise<void>[] = []
-    const sendOne = (s: Sender, label: string): void => {
-      const text = `${s.member.name} ${label} ${randomId().slice(0, 8)}`
-      s.attempted.push({ text, at: Date.now() })
-      sends.push(
-        s.client.sendText(roomId, text).then((seq) => {
-          s.acked.set(text, { seq, at: Date.now() })
-        }),
-      )
-    }
+    const { roomId, senders } = steady
+    const t0 = steady.t0
 
     // The crash: Anna and Carla fire a burst at process 1 and it is killed a few
     // milliseconds later, so sends are on the wire, in the server's batch or committed
@@ -107,7 +54,7 @@ describe('an API process killed with SIGKILL mid-conversation', () => {
     const fault = (async () => {
       await sleep(KILL_AT_MS)
       for (let i = 0; i < BURST; i++)
-        for (const s of senders) if (s.member !== bert) sendOne(s, `burst ${i}`)
+        for (const s of senders) if (s.member !== bert) steady.sendOne(s, `burst ${i}`)
       await sleep(5)
       const port = cluster.apis[0]!.port
       await cluster.kill(0)
@@ -119,44 +66,14 @@ describe('an API process killed with SIGKILL mid-conversation', () => {
 
     // Steady sending, not waiting for acks: sends made while process 1 is down wait in
     // the SDK and go out when it reconnects.
-    const sendSteadily = async (s: Sender): Promise<void> => {
-      await sleep(Math.random() * INTERVAL_MS)
-      for (let i = 0; Date.now() - t0 < SEND_FOR_MS; i++) {
-        sendOne(s, `#${i}`)
-        await sleep(INTERVAL_MS)
-      }
-    }
-    await within(
-      Promise.all([fault, ...senders.map(sendSteadily)]).then(() => Promise.all(sends)),
-      40_000,
-      () =>
-        `every send acknowledged (attempted/acked: ${senders.map((s) => `${s.member.name} ${s.attempted.length}/${s.acked.size}`).join(', ')})`,
-    )
+    await steady.run(fault, 40_000)
     const allAckedAt = Date.now()
 
     const head = await roomHead(bert.host, roomId)
-    await until(
-      () => senders.every((s) => s.session.cursor >= head),
-      15_000,
-      () =>
-        `every member at seq ${head} (${senders.map((s) => `${s.member.name} ${s.session.cursor}`).join(', ')})`,
-    )
+    await steady.converge(head, 15_000)
 
     // The room holds exactly what was attempted: genesis, label, and each send once.
-    const attempted = senders.flatMap((s) => s.attempted.map((a) => a.text))
-    expect(head).toBe(attempted.length + 2)
-    const reference = senders[0]!.session.timeline.map(describeItem)
-    for (const s of senders) {
-      expect(timelineProblems(s.session, head), s.member.name).toEqual([])
-      expect(s.session.timeline.map(describeItem), s.member.name).toEqual(reference)
-    }
-    const texts = textsOf(senders[0]!.session.timeline)
-    expect(texts.map((t) => t.text).sort()).toEqual([...attempted].sort())
-    const bySeq = new Map(texts.map((t) => [t.seq, t.text]))
-    for (const s of senders) {
-      expect(s.acked.size, s.member.name).toBe(s.attempted.length)
-      for (const [text, { seq }] of s.acked) expect(bySeq.get(seq), text).toBe(text)
-    }
+    const attempted = steady.expectEverySendStoredOnce(head)
 
     // The crash really hit traffic: Anna and Carla (on process 1) had sends out before the
     // kill that were acknowledged only after the restart, so the SDK resent them; their
@@ -179,16 +96,15 @@ describe('an API process killed with SIGKILL mid-conversation', () => {
     )
     expect(bertDuringOutage.length).toBeGreaterThan(0)
 
-    const ms = (n: number) => `${Math.round(n)} ms`
     console.log(
       [
         `faults: ${attempted.length} messages attempted over ${ms(SEND_FOR_MS)}, all stored once; ` +
           `process 1 down for ${ms(restartedAt - killedAt)} (kill at ${ms(killedAt - t0)})`,
         `sent before the kill and acknowledged only after the restart: ${resent.length}; ` +
           `made during the outage: ${madeDuringOutage.length}; ` +
-          `acks answering a resend as duplicate: ${senders.map((s) => `${s.member.name} ${s.acks.duplicates}`).join(', ')}`,
+          `acks answering a resend as duplicate: ${steady.perSender((s) => s.acks.duplicates)}`,
         `last ack ${ms(allAckedAt - restartedAt)} after the restart; ` +
-          `socket opens: ${senders.map((s) => `${s.member.name} ${s.client.connection.opens}`).join(', ')}`,
+          `socket opens: ${steady.perSender((s) => s.client.connection.opens)}`,
       ].join('\n'),
     )
   }, 60_000)

@@ -11,21 +11,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
-import { RoomsClient, type RoomSession } from '@vs/client/rooms'
-import { randomId } from '@vs/crypto'
+import type { RoomsClient } from '@vs/client/rooms'
 import { startCluster, type Cluster } from './helpers/cluster.js'
 import { createPgCluster, type PgCluster } from './helpers/pg-cluster.js'
-import {
-  countAcks,
-  enrolCoordinator,
-  makeMembers,
-  roomHead,
-  sleep,
-  until,
-  within,
-  type Member,
-} from './helpers/people.js'
-import { describeItem, textsOf, timelineProblems } from './helpers/timeline.js'
+import { roomHead, sleep, within, type Member } from './helpers/people.js'
+import { enrolAnnaBertCarla, ms, openSteady, type Sender } from './helpers/steady.js'
 
 /** Per member; three members make ~20 messages a second. */
 const INTERVAL_MS = 150
@@ -35,13 +25,8 @@ const KILL_AT_MS = 2_500
 const DOWN_MS = 1_500
 const READY_POLL_MS = 100
 
-interface Sender {
-  member: Member
-  client: RoomsClient
-  session: RoomSession
-  attempted: { text: string; at: number }[]
-  acked: Map<string, { seq: number; at: number }>
-  acks: { acks: number; duplicates: number }
+/** What watchWire records of one client. */
+interface Wire {
   /** Idempotency key of each acknowledged send, by the seq it was stored at. */
   idemBySeq: Map<number, string>
   /** Every `send` frame put on the wire, by frame id: how often, with which keys. */
@@ -51,7 +36,7 @@ interface Sender {
 }
 
 /** Records what the SDK puts on the wire and which key each acknowledged send carried. */
-function watchWire(client: RoomsClient): Pick<Sender, 'idemBySeq' | 'frames' | 'errors'> {
+function watchWire(client: RoomsClient): Wire {
   const idemBySeq = new Map<number, string>()
   const frames = new Map<string, { count: number; idems: Set<string> }>()
   const conn = client.connection
@@ -101,13 +86,7 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
     lap('initdb and start')
     cluster = await startCluster({ processes: 2, serverUrl: pgServer.url })
     lap('migrate and two API processes')
-    const [p1, p2] = cluster.apis
-    const coordinator = await enrolCoordinator(p2!.url, cluster.coordinatorCode)
-    members = await makeMembers(p2!.url, coordinator, [
-      { name: 'Anna', baseUrl: p1!.url },
-      { name: 'Bert', baseUrl: p2!.url },
-      { name: 'Carla', baseUrl: p1!.url },
-    ])
+    members = await enrolAnnaBertCarla(cluster, 1)
     lap('people')
   }, 50_000)
 
@@ -123,44 +102,19 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
   it('loses no acknowledged message, duplicates none, the SDK resends what the database refused, and both processes recover without a restart', async () => {
     const pgs = pgServer!
     const cl = cluster!
-    const [anna, bert, carla] = members as [Member, Member, Member]
+    const bert = members[1]!
     const pids = cl.apis.map((a) => a.child.pid)
 
-    const bertClient = new RoomsClient(bert.host)
-    clients.push(bertClient)
-    const roomId = await bertClient.create({
-      kind: 'case',
-      label: 'Gezin Merel',
-      members: [{ userId: anna.userId }, { userId: carla.userId }],
-    })
-    const senders: Sender[] = []
-    for (const member of [anna, bert, carla]) {
-      const client = member === bert ? bertClient : new RoomsClient(member.host)
-      if (client !== bertClient) clients.push(client)
-      const session = await client.open(roomId)
-      await client.connection.waitOpen()
-      senders.push({
-        member,
-        client,
-        session,
-        attempted: [],
-        acked: new Map(),
-        acks: countAcks(client),
-        ...watchWire(client),
-      })
-    }
-
-    const t0 = Date.now()
-    const sends: Promise<void>[] = []
-    const sendOne = (s: Sender, label: string): void => {
-      const text = `${s.member.name} ${label} ${randomId().slice(0, 8)}`
-      s.attempted.push({ text, at: Date.now() })
-      sends.push(
-        s.client.sendText(roomId, text).then((seq) => {
-          s.acked.set(text, { seq, at: Date.now() })
-        }),
-      )
-    }
+    const steady = await openSteady(
+      bert,
+      members,
+      'Gezin Merel',
+      clients,
+      { intervalMs: INTERVAL_MS, sendForMs: SEND_FOR_MS },
+      watchWire,
+    )
+    const { roomId, senders } = steady
+    const t0 = steady.t0
 
     // /readyz of both processes, all along.
     const ready: { api: number; at: number; status: number }[] = []
@@ -202,20 +156,8 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
       upAt = Date.now()
     })()
 
-    const sendSteadily = async (s: Sender): Promise<void> => {
-      await sleep(Math.random() * INTERVAL_MS)
-      for (let i = 0; Date.now() - t0 < SEND_FOR_MS; i++) {
-        sendOne(s, `#${i}`)
-        await sleep(INTERVAL_MS)
-      }
-    }
     try {
-      await within(
-        Promise.all([fault, ...senders.map(sendSteadily)]).then(() => Promise.all(sends)),
-        30_000,
-        () =>
-          `every send acknowledged (attempted/acked: ${senders.map((s) => `${s.member.name} ${s.attempted.length}/${s.acked.size}`).join(', ')})`,
-      )
+      await steady.run(fault, 30_000)
     } catch (err) {
       const sdk = senders.map(
         (s) =>
@@ -234,33 +176,15 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
     // The last word goes through process 1 only. Process 2 learns of it from NOTIFY alone
     // (nobody on process 2 sends after it), so Bert sees it only if process 2's LISTEN
     // connection came back after the restart.
-    sendOne(senders[0]!, 'last word')
-    await within(Promise.all(sends), 10_000, () => 'the last word acknowledged')
+    steady.sendOne(senders[0]!, 'last word')
+    await within(Promise.all(steady.sends), 10_000, () => 'the last word acknowledged')
     const head = await roomHead(bert.host, roomId)
-    await until(
-      () => senders.every((s) => s.session.cursor >= head),
-      10_000,
-      () =>
-        `every member at seq ${head} (${senders.map((s) => `${s.member.name} ${s.session.cursor}`).join(', ')})`,
-    )
+    await steady.converge(head, 10_000)
     polling = false
     await poller
 
     // Every send acknowledged, at the seq that holds its text, in every member's timeline.
-    const attempted = senders.flatMap((s) => s.attempted.map((a) => a.text))
-    expect(head).toBe(attempted.length + 2)
-    const reference = senders[0]!.session.timeline.map(describeItem)
-    for (const s of senders) {
-      expect(timelineProblems(s.session, head), s.member.name).toEqual([])
-      expect(s.session.timeline.map(describeItem), s.member.name).toEqual(reference)
-    }
-    const texts = textsOf(senders[0]!.session.timeline)
-    expect(texts.map((t) => t.text).sort()).toEqual([...attempted].sort())
-    const bySeq = new Map(texts.map((t) => [t.seq, t.text]))
-    for (const s of senders) {
-      expect(s.acked.size, s.member.name).toBe(s.attempted.length)
-      for (const [text, { seq }] of s.acked) expect(bySeq.get(seq), text).toBe(text)
-    }
+    const attempted = steady.expectEverySendStoredOnce(head)
 
     // The database after crash recovery: seqs 1…head once each, no idempotency key twice,
     // and every acknowledged send at its seq with the key it was sent with.
@@ -322,7 +246,7 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
     const resentFrames = senders.flatMap((s) => [...s.frames.values()].filter((f) => f.count > 1))
     expect(resentFrames.length).toBeGreaterThanOrEqual(duringOutage.length)
     for (const f of resentFrames) expect(f.idems.size).toBe(1)
-    const idemOf = (s: Sender, text: string) => s.idemBySeq.get(s.acked.get(text)!.seq)!
+    const idemOf = (s: Sender & Wire, text: string) => s.idemBySeq.get(s.acked.get(text)!.seq)!
     for (const { s, text } of duringOutage) {
       const frame = [...s.frames.values()].find((f) => f.idems.has(idemOf(s, text)))
       expect(frame?.count, `${text} sent more than once`).toBeGreaterThan(1)
@@ -351,7 +275,6 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
     expect(cl.apis.map((a) => a.child.pid)).toEqual(pids)
     for (const a of cl.apis) expect(a.child.exitCode).toBeNull()
 
-    const ms = (n: number) => `${Math.round(n)} ms`
     const firstReadyAfter = [0, 1].map(
       (api) => ready.find((r) => r.api === api && r.at >= restartingAt && r.status === 200)?.at,
     )
@@ -361,11 +284,11 @@ describe('PostgreSQL killed with SIGKILL mid-conversation and started again', ()
           `PostgreSQL killed at ${ms(killedAt - t0)}, dead for ${ms(restartingAt - killedAt)}, ` +
           `crash recovery until accepting queries ${ms(upAt - restartingAt)}`,
         `made during the outage: ${duringOutage.length}; frames resent with the same key: ${resentFrames.length}; ` +
-          `acks answering a resend as duplicate: ${senders.map((s) => `${s.member.name} ${s.acks.duplicates}`).join(', ')}`,
+          `acks answering a resend as duplicate: ${steady.perSender((s) => s.acks.duplicates)}`,
         `/readyz 200 again ${firstReadyAfter.map((at) => (at ? ms(at - restartingAt) : '?')).join(' / ')} after the restart began; ` +
           `last ack ${ms(allAckedAt - upAt)} after PostgreSQL was up; HTTP during the outage: ${outageHttpStatus}; ` +
-          `VS_UNAVAILABLE answers: ${senders.map((s) => `${s.member.name} ${s.errors.get('VS_UNAVAILABLE') ?? 0}`).join(', ')}; ` +
-          `socket opens: ${senders.map((s) => `${s.member.name} ${s.client.connection.opens}`).join(', ')}`,
+          `VS_UNAVAILABLE answers: ${steady.perSender((s) => s.errors.get('VS_UNAVAILABLE') ?? 0)}; ` +
+          `socket opens: ${steady.perSender((s) => s.client.connection.opens)}`,
         `setup: ${setup.join(', ')}`,
       ].join('\n'),
     )

@@ -7,21 +7,20 @@
  * acknowledged message exactly once at the seq its ack named.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RoomsClient, type RoomSession } from '@vs/client/rooms'
+import type { RoomsClient } from '@vs/client/rooms'
 import { randomId } from '@vs/crypto'
 import { startCluster, type Cluster } from './helpers/cluster.js'
+import { moveClient, roomHead, sleep, until, within, type Member } from './helpers/people.js'
 import {
-  countAcks,
-  enrolCoordinator,
-  makeMembers,
-  moveClient,
-  roomHead,
-  sleep,
-  until,
-  within,
-  type Member,
-} from './helpers/people.js'
-import { describeItem, percentile, textsOf, timelineProblems } from './helpers/timeline.js'
+  converge,
+  enrolAnnaBertCarla,
+  expectSameGapFreeTimelines,
+  ms,
+  openRoom,
+  perMember,
+  type Opened,
+} from './helpers/steady.js'
+import { percentile, textsOf } from './helpers/timeline.js'
 
 const TOTAL = 1000
 /** Sends of one member in flight at once (the SDK pipelines them over one socket). */
@@ -30,15 +29,11 @@ const WINDOW = 16
 const BUDGET_MS = 90_000
 const SETUP_MS = 40_000
 
-interface Participant {
-  member: Member
-  client: RoomsClient
-  session: RoomSession
+interface Participant extends Opened {
   /** Index of the process this participant's client talks to now. */
   proc: number
   attempted: string[]
   acked: Map<string, number>
-  acks: { acks: number; duplicates: number }
 }
 
 describe('two API processes sharing one PostgreSQL', () => {
@@ -49,13 +44,7 @@ describe('two API processes sharing one PostgreSQL', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ processes: 2 })
-    const [p1, p2] = cluster.apis
-    const coordinator = await enrolCoordinator(p1!.url, cluster.coordinatorCode)
-    members = await makeMembers(p1!.url, coordinator, [
-      { name: 'Anna', baseUrl: p1!.url },
-      { name: 'Bert', baseUrl: p2!.url },
-      { name: 'Carla', baseUrl: p1!.url },
-    ])
+    members = await enrolAnnaBertCarla(cluster, 0)
   }, SETUP_MS)
 
   afterAll(async () => {
@@ -70,33 +59,14 @@ describe('two API processes sharing one PostgreSQL', () => {
       const urls = cluster.apis.map((a) => a.url)
       const [anna, bert, carla] = members as [Member, Member, Member]
 
-      const annaClient = new RoomsClient(anna.host)
-      clients.push(annaClient)
-      const roomId = await annaClient.create({
-        kind: 'case',
-        label: 'Gezin Vlinder',
-        members: [{ userId: bert.userId }, { userId: carla.userId }],
-      })
-      const participants: Participant[] = []
-      for (const [member, proc] of [
-        [anna, 0],
-        [bert, 1],
-        [carla, 0],
-      ] as const) {
-        const client = member === anna ? annaClient : new RoomsClient(member.host)
-        if (client !== annaClient) clients.push(client)
-        const session = await client.open(roomId)
-        await client.connection.waitOpen()
-        participants.push({
-          member,
-          client,
-          session,
-          proc,
-          attempted: [],
-          acked: new Map(),
-          acks: countAcks(client),
-        })
-      }
+      const { roomId, opened } = await openRoom(anna, members, 'Gezin Vlinder', clients)
+      const procs = [0, 1, 0]
+      const participants: Participant[] = opened.map((o, i) => ({
+        ...o,
+        proc: procs[i]!,
+        attempted: [],
+        acked: new Map(),
+      }))
       const [pa, pb, pc] = participants as [Participant, Participant, Participant]
 
       // Cross-process delivery latency: Anna (process 1) ↔ Bert (process 2), from sealing
@@ -183,29 +153,19 @@ describe('two API processes sharing one PostgreSQL', () => {
       await within(
         Promise.all([sendAll(pa, 333), sendAll(pb, 333), sendAll(pc, TOTAL - 666)]),
         timeLeft,
-        () =>
-          `every send acknowledged (acked: ${participants.map((p) => `${p.member.name} ${p.acked.size}`).join(', ')})`,
+        () => `every send acknowledged (acked: ${perMember(participants, (p) => p.acked.size)})`,
       )
       const sendMs = Date.now() - t0
 
       // Everyone converges on the server's head.
       const head = await roomHead(anna.host, roomId)
-      await until(
-        () => participants.every((p) => p.session.cursor >= head),
-        Math.max(1_000, deadline - Date.now()),
-        () =>
-          `every member at seq ${head} (${participants.map((p) => `${p.member.name} ${p.session.cursor}`).join(', ')})`,
-      )
+      await converge(participants, head, Math.max(1_000, deadline - Date.now()))
       const convergeMs = Date.now() - t0 - sendMs
       for (const stop of listeners) stop()
 
       // genesis commit + label + 1,000 texts, nothing more: retries never took a number.
       expect(head).toBe(TOTAL + 2)
-      const reference = pa.session.timeline.map(describeItem)
-      for (const p of participants) {
-        expect(timelineProblems(p.session, head), p.member.name).toEqual([])
-        expect(p.session.timeline.map(describeItem), p.member.name).toEqual(reference)
-      }
+      expectSameGapFreeTimelines(participants, head)
       const texts = textsOf(pa.session.timeline)
       expect(texts).toHaveLength(TOTAL)
       const attempted = participants.flatMap((p) => p.attempted)
@@ -245,7 +205,7 @@ describe('two API processes sharing one PostgreSQL', () => {
         if (i.kind === 'message' && i.from === anna.userId) idle.same.push(Date.now() - i.sentAt)
       })
       for (let k = 0; k < 20; k++) {
-        const seq = await annaClient.sendText(roomId, `stil ${k}`)
+        const seq = await pa.client.sendText(roomId, `stil ${k}`)
         await until(
           () => pb.session.cursor >= seq && pc.session.cursor >= seq,
           Math.max(500, deadline - Date.now()),
@@ -255,7 +215,6 @@ describe('two API processes sharing one PostgreSQL', () => {
       stopB()
       stopC()
 
-      const ms = (n: number) => `${Math.round(n)} ms`
       console.log(
         [
           `two processes: ${TOTAL} messages sent and acknowledged in ${ms(sendMs)}, ` +
@@ -267,8 +226,8 @@ describe('two API processes sharing one PostgreSQL', () => {
             `p50 ${ms(percentile(sameProcess, 50))}`,
           `unloaded, one at a time (n=20): cross-process p50 ${ms(percentile(idle.cross, 50))}, ` +
             `same process p50 ${ms(percentile(idle.same, 50))}`,
-          `acks answering a resend as duplicate: ${participants.map((p) => `${p.member.name} ${p.acks.duplicates}`).join(', ')}; ` +
-            `socket opens: ${participants.map((p) => `${p.member.name} ${p.client.connection.opens}`).join(', ')}`,
+          `acks answering a resend as duplicate: ${perMember(participants, (p) => p.acks.duplicates)}; ` +
+            `socket opens: ${perMember(participants, (p) => p.client.connection.opens)}`,
           `file total ${ms(Date.now() - fileStart)}`,
         ].join('\n'),
       )
