@@ -224,7 +224,7 @@ describe('the one-statement append racing other transactions (PostgreSQL)', () =
     const other = await makeRoom(t.db, { anna: ['a1'] })
     const stored = await whileLocked(room, { epoch: 1 }, () =>
       appendMessages(
-        t.db.db,
+        t.db,
         [msg(room, 'anna', 'a1', 'e-0001'), msg(other, 'anna', 'a1', 'e-0002')],
         new Date(),
       ),

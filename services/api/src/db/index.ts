@@ -119,6 +119,11 @@ export class Db {
     ) => Promise<Unlisten>,
     private readonly closeImpl: () => Promise<void>,
     private readonly statsImpl: () => { total: number; idle: number; waiting: number },
+    private readonly preparedImpl: <T>(
+      name: string,
+      text: string,
+      values: readonly unknown[],
+    ) => Promise<T[]>,
   ) {}
 
   static async open(opts: DbOptions): Promise<Db> {
@@ -151,6 +156,8 @@ export class Db {
         if (!instance.closed) await instance.close()
       },
       () => ({ total: 1, idle: 1, waiting: 0 }),
+      async <T>(_name: string, text: string, values: readonly unknown[]) =>
+        (await instance.query<T>(text, [...values])).rows,
     )
   }
 
@@ -190,6 +197,8 @@ export class Db {
         await db.destroy()
       },
       () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      async <T>(name: string, text: string, values: readonly unknown[]) =>
+        (await pool.query<T & pg.QueryResultRow>({ name, text, values: [...values] })).rows,
     )
   }
 
@@ -205,6 +214,15 @@ export class Db {
     onReconnect?: () => void,
   ): Promise<Unlisten> {
     return this.listenImpl(channel, onPayload, onReconnect)
+  }
+
+  /**
+   * Runs a hot statement as a named prepared statement: on PostgreSQL each connection
+   * parses and plans `text` once and then only executes it. `text` must be the same for
+   * every call with that `name` (pass arrays, not a varying number of parameters).
+   */
+  prepared<T>(name: string, text: string, values: readonly unknown[]): Promise<T[]> {
+    return this.preparedImpl<T>(name, text, values)
   }
 
   async ping(): Promise<void> {

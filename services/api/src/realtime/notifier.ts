@@ -175,7 +175,11 @@ export class Notifier {
         .slice(i, i + NOTIFY_PER_STATEMENT)
         .map((p) => sql`pg_notify(${EVENTS_CHANNEL}, ${p})`)
       try {
-        await sql`select ${sql.join(calls)}`.execute(this.db.db)
+        // What is announced is durable already; the announcement itself need not wait for
+        // a WAL flush (a NOTIFY gives its transaction an id, so it would).
+        await sql`select set_config('synchronous_commit', 'off', true), ${sql.join(calls)}`.execute(
+          this.db.db,
+        )
       } catch (err) {
         // Other processes still catch up from their cursors on the next event or resync.
         this.logger.warn({ err }, 'notify failed')

@@ -10,8 +10,7 @@
  * gap-free: each room's `last_seq` moves by exactly the number of rows inserted for it, in
  * the same statement.
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely'
-import type { Database } from '../db/schema.js'
+import type { Db } from '../db/index.js'
 import { eventKey, type NewEvent, type StoredEvent } from './events.js'
 
 interface Returned {
@@ -23,53 +22,74 @@ interface Returned {
 }
 
 /**
+ * Device ids the fast path takes (the protocol's `DeviceId`): with no quote or escape in
+ * them, a quoted id occurs in the members' JSON device list exactly when it is an element.
+ */
+const PLAIN_DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** Whether `appendMessages` may take this event (else: the careful path). */
+export const appendable = (e: NewEvent): boolean =>
+  e.kind === 'message' && PLAIN_DEVICE_ID.test(e.senderDevice)
+
+/**
+ * The statement, planned once per connection. `rooms.epoch = n.epoch` and `closed_at is
+ * null` are re-checked on the newest row version when the UPDATE had to wait for a
+ * concurrent commit: a room whose membership changed meanwhile gets nothing from it.
+ */
+const APPEND = `
+  with v as (
+    select * from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])
+      as v(ord, room_id, sender_id, sender_device, idem_key, body)
+  ),
+  ok as (
+    select v.*, r.epoch
+    from v
+    join rooms r on r.id = v.room_id and r.closed_at is null
+    join room_members m on m.room_id = v.room_id and m.member_id = v.sender_id
+    where strpos(m.devices, '"' || v.sender_device || '"') > 0
+      and not exists (
+        select 1 from room_events e
+        where e.room_id = v.room_id and e.sender_id = v.sender_id
+          and e.sender_device = v.sender_device and e.idem_key = v.idem_key
+      )
+  ),
+  n as (select room_id, min(epoch) as epoch, count(*)::int as n from ok group by room_id),
+  u as (
+    update rooms set last_seq = rooms.last_seq + n.n
+    from n
+    where rooms.id = n.room_id and rooms.epoch = n.epoch and rooms.closed_at is null
+    returning rooms.id, rooms.last_seq - n.n as base
+  )
+  insert into room_events (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
+  select ok.room_id, u.base + row_number() over (partition by ok.room_id order by ok.ord),
+    'message', ok.sender_id, ok.sender_device, ok.idem_key, ok.body, $7::timestamptz
+  from ok join u on u.id = ok.room_id
+  returning room_id, seq, sender_id, sender_device, idem_key`
+
+/**
  * Appends the messages it can in one statement; returns the stored events by `eventKey`.
  * Events missing from the result were not written and need the careful path. `events`
  * must not hold the same key twice. Throws on a unique violation (a concurrent retry on
  * another process): nothing was written then.
  */
 export async function appendMessages(
-  db: Kysely<Database>,
+  db: Db,
   events: readonly NewEvent[],
   now: Date,
 ): Promise<Map<string, StoredEvent>> {
   const stored = new Map<string, StoredEvent>()
   if (events.length === 0) return stored
-  const rows: RawBuilder<unknown>[] = events.map(
-    (e, i) =>
-      sql`(${i}::int, ${e.roomId}::text, ${e.senderId}::text, ${e.senderDevice}::text, ${e.idem}::text, ${e.body}::bytea)`,
-  )
-  // `rooms.epoch = n.epoch` and `closed_at is null` are re-checked on the newest row
-  // version when the UPDATE had to wait for a concurrent commit: a room whose membership
-  // changed meanwhile gets nothing from this statement.
-  const result = await sql<Returned>`
-    with v (ord, room_id, sender_id, sender_device, idem_key, body) as (values ${sql.join(rows)}),
-    ok as (
-      select v.*, r.epoch
-      from v
-      join rooms r on r.id = v.room_id and r.closed_at is null
-      join room_members m on m.room_id = v.room_id and m.member_id = v.sender_id
-      where m.devices::jsonb ? v.sender_device
-        and not exists (
-          select 1 from room_events e
-          where e.room_id = v.room_id and e.sender_id = v.sender_id
-            and e.sender_device = v.sender_device and e.idem_key = v.idem_key
-        )
-    ),
-    n as (select room_id, min(epoch) as epoch, count(*)::int as n from ok group by room_id),
-    u as (
-      update rooms set last_seq = rooms.last_seq + n.n
-      from n
-      where rooms.id = n.room_id and rooms.epoch = n.epoch and rooms.closed_at is null
-      returning rooms.id, rooms.last_seq - n.n as base
-    )
-    insert into room_events (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
-    select ok.room_id, u.base + row_number() over (partition by ok.room_id order by ok.ord),
-      'message', ok.sender_id, ok.sender_device, ok.idem_key, ok.body, ${now}::timestamptz
-    from ok join u on u.id = ok.room_id
-    returning room_id, seq, sender_id, sender_device, idem_key`.execute(db)
+  const rows = await db.prepared<Returned>('vs_append_messages', APPEND, [
+    events.map((_, i) => i),
+    events.map((e) => e.roomId),
+    events.map((e) => e.senderId),
+    events.map((e) => e.senderDevice),
+    events.map((e) => e.idem),
+    events.map((e) => Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength)),
+    now,
+  ])
   const byKey = new Map(events.map((e) => [eventKey(e), e]))
-  for (const r of result.rows) {
+  for (const r of rows) {
     const key = eventKey({
       roomId: r.room_id,
       senderId: r.sender_id,

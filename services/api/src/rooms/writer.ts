@@ -9,7 +9,7 @@
  */
 import type { Db } from '../db/index.js'
 import type { Logger } from '../logger.js'
-import { appendMessages } from './append.js'
+import { appendable, appendMessages } from './append.js'
 import {
   eventKey,
   insertEvents,
@@ -115,7 +115,7 @@ export class RoomWriter {
     const now = new Date()
     let fast = new Map<string, StoredEvent>()
     try {
-      fast = await appendMessages(this.db.db, unique, now)
+      fast = await appendMessages(this.db, unique.filter(appendable), now)
     } catch (err) {
       // A unique violation: a retry of one of these was stored meanwhile by another
       // process. The statement wrote nothing; the careful path sorts it out.
