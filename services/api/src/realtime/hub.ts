@@ -36,7 +36,7 @@ interface RoomSubs {
 const FILL_PAGE = 500
 const FILL_PAGE_BYTES = 256 * 1024
 /** Events fanned out per event-loop turn, so acks and reads interleave with a big batch. */
-const PUBLISH_SLICE = 64
+const PUBLISH_SLICE = 16
 
 export class Hub {
   private rooms = new Map<string, RoomSubs>()
