@@ -176,6 +176,59 @@ describe('RoomWriter on the test database', () => {
   })
 })
 
+describe('RoomWriter when the careful path fails', () => {
+  let t: TestDb
+  beforeAll(async () => {
+    t = await createTestDb(inject('dbTemplate'))
+  })
+  afterAll(async () => t.close())
+
+  it('still acknowledges and publishes what the one statement stored, and refuses only the rest', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const published: StoredEvent[] = []
+    const stored: [string, number][] = []
+    const writer = new RoomWriter(
+      t.db,
+      logger,
+      (events) => published.push(...events),
+      (roomId, seq) => stored.push([roomId, seq]),
+    )
+    // Stored earlier by a process that died before publishing it.
+    const earlier = new RoomWriter(t.db, logger, () => {})
+    await earlier.send(msg(room, 'anna', 'a1', 'before-crash'))
+    await earlier.close()
+
+    // The careful transaction (needed for the retry) fails this once: the connection drops.
+    const real = t.db.db.transaction.bind(t.db.db)
+    let failed = false
+    t.db.db.transaction = (() => {
+      if (failed) return real()
+      failed = true
+      throw Object.assign(new Error('connection terminated'), { code: '57P01' })
+    }) as typeof t.db.db.transaction
+    try {
+      const [fresh, retry] = await Promise.allSettled([
+        writer.send(msg(room, 'anna', 'a1', 'fresh-0001')),
+        writer.send(msg(room, 'anna', 'a1', 'before-crash')),
+      ])
+      expect(fresh).toMatchObject({ status: 'fulfilled', value: { ok: true, seq: 2 } })
+      expect(retry.status).toBe('rejected')
+      expect(published.map((e) => e.seq)).toEqual([2])
+    } finally {
+      t.db.db.transaction = real
+    }
+    // Sent again, the retry is a duplicate of seq 1, and the writer says so, so the hub and
+    // the other processes can catch up on the event nobody published.
+    expect(await writer.send(msg(room, 'anna', 'a1', 'before-crash'))).toEqual({
+      ok: true,
+      seq: 1,
+      duplicate: true,
+    })
+    expect(stored).toEqual([[room, 1]])
+    await writer.close()
+  })
+})
+
 describe('the one-statement append racing other transactions (PostgreSQL)', () => {
   let t: TestDb
   let teardown: () => Promise<void>

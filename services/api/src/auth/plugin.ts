@@ -1,8 +1,9 @@
 /**
  * Authentication as an encapsulated context: routes registered inside `authenticated()`
- * get an `onRequest` hook that verifies the access token before anything else runs
- * (including the WebSocket upgrade). There is no URL allowlist: a route is protected by
- * where it is registered.
+ * get a `preParsing` hook that verifies the access token after the rate limiter (an
+ * `onRequest` hook) and before the body is parsed, validation, or the handler (including
+ * the WebSocket upgrade). There is no URL allowlist: a route is protected by where it is
+ * registered.
  *
  * Tokens come in the `Authorization: Bearer` header or, for WebSockets (browsers cannot
  * set headers there), as the subprotocol `vs.auth.<token>` next to `vs.v1` — never in

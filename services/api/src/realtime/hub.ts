@@ -15,8 +15,11 @@ export interface Subscriber {
   readonly id: number
   /** Sends a serialized text frame; returns false if the connection is gone or cut off. */
   sendRaw(frame: Buffer): boolean
-  /** Resolves once the socket's send buffer is small enough to take another page. */
-  drained(): Promise<void>
+  /**
+   * Runs `page` (fetch and send one replay page) once the socket's send buffer is small
+   * enough, one page at a time per connection.
+   */
+  paced<T>(page: () => Promise<T>): Promise<T>
   /** Called when a commit changed the room; the subscriber re-checks its access. */
   onMembershipChange(roomId: string): void
 }
@@ -89,7 +92,7 @@ export class Hub {
     return this.rooms.has(roomId)
   }
 
-  /** Events committed by this process, in seq order per room. */
+  /** Events committed by this process (each batch in seq order; the hub fills any gap). */
   publish(events: readonly StoredEvent[]): void {
     for (const e of events) this.outbox.push(e)
     if (this.draining) return
@@ -99,18 +102,24 @@ export class Hub {
 
   private drainOutbox(): void {
     const slice = this.outbox.splice(0, PUBLISH_SLICE)
-    for (const e of slice) {
-      const r = this.rooms.get(e.roomId)
-      if (!r) continue
-      r.latest = Math.max(r.latest, e.seq)
-      // Serialize once for every recipient.
-      const frame = eventFrameBytes(e)
-      for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
-      if (e.kind === 'commit')
-        for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+    try {
+      for (const e of slice) {
+        const r = this.rooms.get(e.roomId)
+        if (!r) continue
+        r.latest = Math.max(r.latest, e.seq)
+        // Serialize once for every recipient.
+        const frame = eventFrameBytes(e)
+        for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
+        if (e.kind === 'commit')
+          for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+      }
+    } catch (err) {
+      // Never leave the outbox stuck: log, and go on with the rest.
+      this.logger.warn({ err }, 'fan-out failed')
+    } finally {
+      if (this.outbox.length === 0) this.draining = false
+      else setImmediate(() => this.drainOutbox())
     }
-    if (this.outbox.length === 0) this.draining = false
-    else setImmediate(() => this.drainOutbox())
   }
 
   /**
@@ -146,9 +155,26 @@ export class Hub {
     const from = r.latest
     r.latest = seq
     const p = this.fetchAndPublish(roomId, from)
-      .catch((err: unknown) => this.logger.warn({ err, roomId }, 'remote fetch failed'))
+      .catch((err: unknown) => {
+        this.logger.warn({ err, roomId }, 'remote fetch failed')
+        // Forget the head it could not fetch up to, so the next announcement (or a resync)
+        // fetches again; subscribers' cursors keep anything already sent from repeating.
+        const rs = this.rooms.get(roomId)
+        if (rs) rs.latest = Math.min(rs.latest, from)
+      })
       .finally(() => this.remoteFetches.delete(roomId))
     this.remoteFetches.set(roomId, p)
+  }
+
+  /**
+   * Brings a room's subscribers up to `head` (the database's, after a lost notification
+   * connection): fetches what this hub has not seen, and restarts replays that stopped.
+   */
+  catchUp(roomId: string, head: number): void {
+    this.remoteAdvance(roomId, head)
+    const r = this.rooms.get(roomId)
+    if (!r) return
+    for (const sub of r.subs.values()) if (sub.cursor < r.latest) void this.fill(roomId, sub)
   }
 
   private async fetchAndPublish(roomId: string, from: number): Promise<void> {
@@ -184,19 +210,28 @@ export class Hub {
     if (sub.filling) return
     sub.filling = true
     try {
-      for (;;) {
+      const current = () => {
         const r = this.rooms.get(roomId)
-        if (!r || r.subs.get(sub.subscriber.id) !== sub || sub.cursor >= r.latest) break
-        // One page at a time, and only into a socket that took the previous one: a long
-        // replay neither holds the event loop nor counts as a slow consumer.
-        await sub.subscriber.drained()
-        await new Promise((r) => setImmediate(r))
-        const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
-        if (events.length === 0) break
-        for (const e of events) {
-          if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return
-          sub.cursor = e.seq
-        }
+        return r && r.subs.get(sub.subscriber.id) === sub ? r : undefined
+      }
+      for (;;) {
+        const r = current()
+        if (!r || sub.cursor >= r.latest) break
+        // One page at a time per connection (over all its rooms), and only into a socket
+        // that took the previous one: a long replay neither holds the event loop nor counts
+        // as a slow consumer.
+        const more = await sub.subscriber.paced(async () => {
+          await new Promise((r) => setImmediate(r))
+          const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
+          // Unsubscribed (or removed from the room) meanwhile: nothing more goes out.
+          if (events.length === 0 || !current()) return false
+          for (const e of events) {
+            if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return false
+            sub.cursor = e.seq
+          }
+          return true
+        })
+        if (!more) break
       }
     } catch (err) {
       this.logger.warn({ err, roomId }, 'fill failed')

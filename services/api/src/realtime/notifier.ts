@@ -39,7 +39,7 @@ export interface RemoteCommit {
 
 export class Notifier {
   readonly nodeId = randomId()
-  private pending = new Map<string, StoredEvent[]>()
+  private pending = new Map<string, { events: StoredEvent[]; head: number }>()
   private scheduled = false
   private unlisten: Unlisten | undefined
   /** Our own notifications come back to us too; this prefix skips them unparsed. */
@@ -121,13 +121,27 @@ export class Notifier {
     }
   }
 
-  /** Announces committed events (in seq order per room) to the other processes. */
+  /** Announces committed events to the other processes. */
   announce(events: readonly StoredEvent[]): void {
     for (const e of events) {
-      const list = this.pending.get(e.roomId)
-      if (list) list.push(e)
-      else this.pending.set(e.roomId, [e])
+      const p = this.pending.get(e.roomId)
+      if (p) {
+        p.events.push(e)
+        p.head = Math.max(p.head, e.seq)
+      } else this.pending.set(e.roomId, { events: [e], head: e.seq })
     }
+    this.schedule()
+  }
+
+  /** Announces that a room has events up to `seq` (they are fetched, not carried). */
+  announceHead(roomId: string, seq: number): void {
+    const p = this.pending.get(roomId)
+    if (p) p.head = Math.max(p.head, seq)
+    else this.pending.set(roomId, { events: [], head: seq })
+    this.schedule()
+  }
+
+  private schedule(): void {
     // One flush at a time: what commits while a NOTIFY is on its way goes in the next one.
     if (this.scheduled) return
     this.scheduled = true
@@ -153,13 +167,17 @@ export class Notifier {
     // Alone, nobody reads the events: announce heads only (a process that has just started
     // fetches from its cursor until its heartbeat has been heard).
     const full = Date.now() - this.peerSeenAt < 3 * HEARTBEAT_MS
-    for (const [roomId, events] of rooms) {
-      const head: [string, number] = [roomId, events[events.length - 1]!.seq]
-      const frames = full ? events.map(eventFrame) : []
+    for (const [roomId, p] of rooms) {
+      // Writer lanes and HTTP routes publish independently: put each room's events in order.
+      const events = p.events.sort((a, b) => a.seq - b.seq)
+      const head: [string, number] = [roomId, p.head]
+      // Events are carried only when they reach the head the receiver is told about.
+      const carry = full && events.length > 0 && events[events.length - 1]!.seq === p.head
+      const frames = carry ? events.map(eventFrame) : []
       const withEvents = JSON.stringify(head).length + JSON.stringify(frames).length + 2
       const headOnly = JSON.stringify(head).length + 1
       // A room's events go whole or not at all: the receiver needs them gap-free.
-      const add = full && withEvents <= MAX_PAYLOAD - 100 ? withEvents : headOnly
+      const add = carry && withEvents <= MAX_PAYLOAD - 100 ? withEvents : headOnly
       if (size + add > MAX_PAYLOAD) emit()
       current.r.push(head)
       if (add === withEvents) (current.e ??= []).push(...frames)

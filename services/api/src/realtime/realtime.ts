@@ -82,11 +82,18 @@ class Connection implements Subscriber {
     return true
   }
 
-  async drained(): Promise<void> {
+  private pacing: Promise<unknown> = Promise.resolve()
+
+  paced<T>(page: () => Promise<T>): Promise<T> {
     const low = this.rt.limits.maxBufferedBytes / 4
-    while (this.socket.readyState === this.socket.OPEN && this.socket.bufferedAmount > low) {
-      await new Promise((r) => setTimeout(r, 10))
-    }
+    const run = this.pacing.then(async () => {
+      while (this.socket.readyState === this.socket.OPEN && this.socket.bufferedAmount > low) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      return page()
+    })
+    this.pacing = run.catch(() => {})
+    return run
   }
 
   send(frame: ServerFrame): void {
@@ -266,8 +273,11 @@ export class Realtime {
   ) {
     this.hub = new Hub(ctx.db.db, ctx.logger.child({ area: 'hub' }))
     this.notifier = new Notifier(ctx.db, ctx.logger.child({ area: 'notify' }))
-    this.writer = new RoomWriter(ctx.db, ctx.logger.child({ area: 'writer' }), (events) =>
-      this.committed(events),
+    this.writer = new RoomWriter(
+      ctx.db,
+      ctx.logger.child({ area: 'writer' }),
+      (events) => this.committed(events),
+      (roomId, seq) => this.stored(roomId, seq),
     )
   }
 
@@ -294,6 +304,16 @@ export class Realtime {
   committed(events: StoredEvent[]): void {
     this.hub.publish(events)
     this.notifier.announce(events)
+  }
+
+  /**
+   * A retried send was stored already (seq known). Its first attempt may never have been
+   * published (the process died between commit and fan-out): make sure this process and the
+   * others have everything up to it. Costs nothing when they have.
+   */
+  stored(roomId: string, seq: number): void {
+    this.hub.remoteAdvance(roomId, seq)
+    this.notifier.announceHead(roomId, seq)
   }
 
   accept(socket: WebSocket, req: FastifyRequest): void {
@@ -340,7 +360,7 @@ export class Realtime {
           .select(['id', 'last_seq'])
           .where('id', 'in', rooms)
           .execute()
-        for (const r of heads) this.hub.remoteAdvance(r.id, r.last_seq)
+        for (const r of heads) this.hub.catchUp(r.id, r.last_seq)
       }
       const sessions = [
         ...new Set(

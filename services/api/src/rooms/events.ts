@@ -207,7 +207,8 @@ export function eventFrame(e: StoredEvent): ServerEvent {
 
 /**
  * Events after `after`, in order: at most `limit`, and no more than `maxBytes` of bodies
- * beyond the first event (which always comes, so a page is never empty while events remain).
+ * in all, except that the first event always comes (a page is never empty while events
+ * remain).
  */
 export async function fetchEvents(
   db: Trx | Kysely<Database>,

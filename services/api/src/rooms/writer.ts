@@ -1,11 +1,12 @@
 /**
  * Batches concurrent message sends. Sends are split into lanes by room, so two batches in
- * flight never touch the same room row and never wait on each other's locks; PostgreSQL
- * flushes their commits together. Everything queued on a lane in one event-loop turn goes
- * into one autocommit statement (`appendMessages`); what that statement leaves out
- * (retries, refusals, races with a commit) goes through the careful path, `insertEvents`
- * under row locks. Each sender is acknowledged only after its row committed, so an ack
- * always means "durable".
+ * flight on one process never touch the same room row and never wait on each other's locks
+ * (other processes' batches may; a deadlock sends the victim's batch to the careful path),
+ * and PostgreSQL flushes their commits together. Everything queued on a lane in one
+ * event-loop turn goes into one autocommit statement (`appendMessages`); what that statement
+ * leaves out (retries, refusals, races with a commit) goes through the careful path,
+ * `insertEvents` under row locks. Each sender is acknowledged only after its row committed,
+ * so an ack always means "durable".
  */
 import type { Db } from '../db/index.js'
 import type { Logger } from '../logger.js'
@@ -41,6 +42,9 @@ function laneOf(roomId: string, lanes: number): number {
   return (h >>> 0) % lanes
 }
 
+/** Errors after which the fast statement has written nothing and the careful path decides. */
+const CAREFUL_AFTER = new Set(['23505', '40P01', '40001'])
+
 export class RoomWriter {
   private readonly lanes: Lane[]
   private closed = false
@@ -49,6 +53,8 @@ export class RoomWriter {
     private readonly db: Db,
     private readonly logger: Logger,
     private readonly onCommitted: (events: StoredEvent[]) => void,
+    /** A send answered as already stored (a retry), with its seq. */
+    private readonly onStored: (roomId: string, seq: number) => void = () => {},
     private readonly maxBatch = 512,
     lanes = 4,
   ) {
@@ -82,62 +88,76 @@ export class RoomWriter {
     if (batch.length === 0) return
     lane.busy = true
     try {
-      const outcomes = await this.write(batch.map((p) => p.event))
-      const committed: StoredEvent[] = []
-      outcomes.forEach((o, i) => {
-        if (o.ok && o.event) committed.push(o.event)
-        batch[i]!.resolve(o)
-      })
-      // Ascending seq overall is ascending seq within each room, which the hub needs.
-      committed.sort((a, b) => a.seq - b.seq)
-      if (committed.length) this.onCommitted(committed)
-    } catch (err) {
-      this.logger.warn({ err, batch: batch.length }, 'event batch failed')
-      for (const p of batch) p.reject(err)
+      await this.write(batch)
     } finally {
       lane.busy = false
       this.schedule(lane)
     }
   }
 
-  /** Outcomes in the order of `events`; committed events come back in seq order per room. */
-  private async write(events: NewEvent[]): Promise<InsertOutcome[]> {
+  /**
+   * Writes a batch and settles every send in it. What the one statement stored is
+   * acknowledged and published before the careful path runs, so a failure there can only
+   * refuse the sends that are not stored.
+   */
+  private async write(batch: Pending[]): Promise<void> {
     // The same send twice in one batch (a quick retry): the second gets the first's outcome.
     const first = new Map<string, number>()
     const unique: NewEvent[] = []
-    events.forEach((e, i) => {
-      const key = eventKey(e)
+    batch.forEach((p, i) => {
+      const key = eventKey(p.event)
       if (!first.has(key)) {
         first.set(key, i)
-        unique.push(e)
+        unique.push(p.event)
       }
     })
-    const now = new Date()
-    let fast = new Map<string, StoredEvent>()
+    const settled = batch.map(() => false)
+    const settle = (outcomes: Map<string, InsertOutcome>): void => {
+      const committed: StoredEvent[] = []
+      batch.forEach((p, i) => {
+        const key = eventKey(p.event)
+        const o = outcomes.get(key)
+        if (settled[i] || !o) return
+        settled[i] = true
+        if (first.get(key) !== i && o.ok)
+          return p.resolve({ ok: true, seq: o.seq, duplicate: true })
+        if (o.ok && o.event) committed.push(o.event)
+        // A retry of a stored send: if its first attempt was never published (the process
+        // died between commit and fan-out), this is when the others learn of it.
+        else if (o.ok) this.onStored(p.event.roomId, o.seq)
+        p.resolve(o)
+      })
+      // Ascending seq overall is ascending seq within each room, which the hub needs.
+      committed.sort((a, b) => a.seq - b.seq)
+      if (committed.length) this.onCommitted(committed)
+    }
     try {
-      fast = await appendMessages(this.db, unique.filter(appendable), now)
+      try {
+        const fast = await appendMessages(this.db, unique.filter(appendable), new Date())
+        const outcomes = new Map<string, InsertOutcome>()
+        for (const [key, e] of fast) {
+          outcomes.set(key, { ok: true, seq: e.seq, duplicate: false, event: e })
+        }
+        settle(outcomes)
+      } catch (err) {
+        // The statement wrote nothing: a retry stored meanwhile by another process (unique
+        // key), or another process locking the same rooms in another order (deadlock,
+        // serialization). The careful path sorts it out.
+        if (!CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err
+      }
+      const rest = unique.filter((e) => !settled[first.get(eventKey(e))!])
+      if (rest.length > 0) {
+        const outcomes = await this.db.db
+          .transaction()
+          .execute((trx) => insertEvents(trx, rest, memberDeviceAuthoriser))
+        settle(new Map(rest.map((e, i) => [eventKey(e), outcomes[i]!])))
+      }
     } catch (err) {
-      // A unique violation: a retry of one of these was stored meanwhile by another
-      // process. The statement wrote nothing; the careful path sorts it out.
-      if ((err as { code?: string }).code !== '23505') throw err
+      this.logger.warn({ err, batch: batch.length }, 'event batch failed')
+      batch.forEach((p, i) => {
+        if (!settled[i]) p.reject(err)
+      })
     }
-    const rest = unique.filter((e) => !fast.has(eventKey(e)))
-    const careful = new Map<string, InsertOutcome>()
-    if (rest.length > 0) {
-      const outcomes = await this.db.db
-        .transaction()
-        .execute((trx) => insertEvents(trx, rest, memberDeviceAuthoriser))
-      rest.forEach((e, i) => careful.set(eventKey(e), outcomes[i]!))
-    }
-    return events.map((e, i) => {
-      const key = eventKey(e)
-      const stored = fast.get(key)
-      const o: InsertOutcome = stored
-        ? { ok: true, seq: stored.seq, duplicate: false, event: stored }
-        : careful.get(key)!
-      if (first.get(key) === i || !o.ok) return o
-      return { ok: true, seq: o.seq, duplicate: true }
-    })
   }
 
   /** Waits for queued writes to finish; refuses new ones. */
