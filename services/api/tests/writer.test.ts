@@ -145,6 +145,24 @@ describe('RoomWriter on the test database', () => {
     expect(out.filter((e) => e.roomId === other).map((e) => e.seq)).toEqual([1])
   })
 
+  it("never runs its statement inside another caller's open transaction", async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    let appended: ReturnType<typeof appendMessages> | undefined
+    await t.db.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.selectFrom('rooms').select('id').where('id', '=', room).execute()
+        appended = appendMessages(t.db, [msg(room, 'anna', 'a1', 'tx-0001')], new Date())
+        await new Promise((r) => setTimeout(r, 100))
+        throw new Error('roll back')
+      })
+      .catch(() => {})
+    // On the embedded database (one session) it waited for the transaction to end, so the
+    // rollback did not take the acknowledged row with it.
+    expect((await appended!).size).toBe(1)
+    expect(await seqs(t.db, room)).toEqual([1])
+  })
+
   it('keeps every room gap-free under many concurrent senders over all lanes', async () => {
     const rooms = await Promise.all(
       range(1, 12).map(() => makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })),

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
+import { CompiledQuery, Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Database } from './schema.js'
 
@@ -156,8 +156,11 @@ export class Db {
         if (!instance.closed) await instance.close()
       },
       () => ({ total: 1, idle: 1, waiting: 0 }),
+      // Through kysely's single connection, never `instance.query` directly: PGlite is one
+      // session, and a statement sent past kysely's lock would run inside whatever
+      // transaction another caller has open on it (and roll back with it).
       async <T>(_name: string, text: string, values: readonly unknown[]) =>
-        (await instance.query<T>(text, [...values])).rows,
+        (await db.executeQuery<T>(CompiledQuery.raw(text, [...values]))).rows,
     )
   }
 

@@ -147,9 +147,7 @@ export class RoomWriter {
       }
       const rest = unique.filter((e) => !settled[first.get(eventKey(e))!])
       if (rest.length > 0) {
-        const outcomes = await this.db.db
-          .transaction()
-          .execute((trx) => insertEvents(trx, rest, memberDeviceAuthoriser))
+        const outcomes = await this.carefully(rest)
         settle(new Map(rest.map((e, i) => [eventKey(e), outcomes[i]!])))
       }
     } catch (err) {
@@ -157,6 +155,25 @@ export class RoomWriter {
       batch.forEach((p, i) => {
         if (!settled[i]) p.reject(err)
       })
+    }
+  }
+
+  /**
+   * The careful path: one transaction under the rooms' row locks. Run again (up to three
+   * times) after a unique-key conflict, deadlock or serialization failure: the transaction
+   * rolled back whole, and the next attempt reads what the other writer committed.
+   */
+  private async carefully(events: NewEvent[]): Promise<InsertOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.db
+          .transaction()
+          .execute((trx) => insertEvents(trx, events, memberDeviceAuthoriser))
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? ''
+        if (attempt >= 3 || !CAREFUL_AFTER.has(code)) throw err
+        this.logger.info({ code, attempt }, 'careful write conflicted; trying again')
+      }
     }
   }
 
