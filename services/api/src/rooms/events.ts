@@ -74,14 +74,11 @@ export async function insertEvents(
   const existing = await trx
     .selectFrom('room_events')
     .select(['room_id', 'sender_id', 'sender_device', 'idem_key', 'seq'])
-    // By the whole unique key, so the lookup uses its index.
-    .where(({ eb, refTuple, tuple }) =>
-      eb(
-        refTuple('room_id', 'sender_id', 'sender_device', 'idem_key'),
-        'in',
-        events.map((e) => tuple(e.roomId, e.senderId, e.senderDevice, e.idem)),
-      ),
-    )
+    // Rooms × keys, matched on the whole key below. (The careful path only: the fast path's
+    // NOT EXISTS uses the unique index. A row-value IN list here missed stored rows on PGlite
+    // in a 150-tuple batch, so this stays the plain form.)
+    .where('room_id', 'in', roomIds)
+    .where('idem_key', 'in', [...new Set(events.map((e) => e.idem))])
     .execute()
   const seen = new Map<string, number>()
   for (const r of existing) {
