@@ -37,6 +37,11 @@ export interface BenchOptions {
   browser: boolean
   /** Progress lines. */
   log: (line: string) => void
+  /**
+   * Instead of the knee search: the bare server and one API process at these rates, each
+   * `repeat` times in alternation; no two-process run, no browser (for quick comparisons).
+   */
+  probe?: { rates: number[]; repeat: number }
 }
 
 export interface MeasuredStep extends StepResult {
@@ -50,17 +55,94 @@ export interface MeasuredStep extends StepResult {
   pgWaits: Record<string, number> | null
   /** The API processes' event-loop delay during the step (from /metrics), worst process. */
   loopLagMs: { p50: number; p99: number; max: number } | null
+  /**
+   * The API's message writer during the step (from /metrics, all processes): statements,
+   * mean events per statement, mean statement time, mean and p99 (bucket bound) wait in
+   * the writer's queue.
+   */
+  writer: WriterStats | null
 }
 
-/** Event-loop delay from the API's Prometheus metrics; a scrape also resets the window. */
-async function loopLag(url: string): Promise<{ p50: number; p99: number; max: number } | null> {
+export interface WriterStats {
+  statements: number
+  meanBatch: number
+  meanStatementMs: number
+  meanWaitMs: number
+  p99WaitMs: number
+}
+
+/** Cumulative writer histograms, to subtract between two scrapes. */
+interface WriterCounters {
+  stmtCount: number
+  stmtSum: number
+  batchCount: number
+  batchSum: number
+  waitCount: number
+  waitSum: number
+  /** `le` bound (seconds) → cumulative count. */
+  waitBuckets: Map<number, number>
+}
+
+function writerCounters(text: string): WriterCounters {
+  const num = (re: RegExp) => {
+    const m = re.exec(text)
+    return m ? Number(m[1]) : 0
+  }
+  const waitBuckets = new Map<number, number>()
+  for (const m of text.matchAll(/^vs_room_send_wait_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
+    waitBuckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]))
+  return {
+    stmtCount: num(/^vs_room_append_seconds_count\{path="fast"\} (\S+)$/m),
+    stmtSum: num(/^vs_room_append_seconds_sum\{path="fast"\} (\S+)$/m),
+    batchCount: num(/^vs_room_append_batch_events_count (\S+)$/m),
+    batchSum: num(/^vs_room_append_batch_events_sum (\S+)$/m),
+    waitCount: num(/^vs_room_send_wait_seconds_count (\S+)$/m),
+    waitSum: num(/^vs_room_send_wait_seconds_sum (\S+)$/m),
+    waitBuckets,
+  }
+}
+
+function writerStats(before: WriterCounters[], after: WriterCounters[]): WriterStats | null {
+  if (after.length === 0 || after.length !== before.length) return null
+  const d = (f: (c: WriterCounters) => number) =>
+    after.reduce((n, a, i) => n + f(a) - f(before[i]!), 0)
+  const stmts = d((c) => c.stmtCount)
+  const batches = d((c) => c.batchCount)
+  const waits = d((c) => c.waitCount)
+  const bounds = [...(after[0]?.waitBuckets.keys() ?? [])].sort((a, b) => a - b)
+  let p99 = Infinity
+  for (const le of bounds) {
+    if (d((c) => c.waitBuckets.get(le) ?? 0) >= 0.99 * waits) {
+      p99 = le
+      break
+    }
+  }
+  return {
+    statements: stmts,
+    meanBatch: batches ? round2(d((c) => c.batchSum) / batches) : 0,
+    meanStatementMs: stmts ? round2((d((c) => c.stmtSum) / stmts) * 1000) : 0,
+    meanWaitMs: waits ? round2((d((c) => c.waitSum) / waits) * 1000) : 0,
+    p99WaitMs: waits && Number.isFinite(p99) ? round2(p99 * 1000) : waits ? -1 : 0,
+  }
+}
+
+/**
+ * Event-loop delay (a scrape also resets its window) and the writer's counters from the
+ * API's Prometheus metrics.
+ */
+async function scrape(
+  url: string,
+): Promise<{ lag: { p50: number; p99: number; max: number }; writer: WriterCounters } | null> {
   try {
     const text = await (await fetch(`${url}/metrics`)).text()
     const get = (name: string) => {
       const m = new RegExp(`^vs_nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm').exec(text)
       return m ? round2(Number(m[1]) * 1000) : 0
     }
-    return { p50: get('p50'), p99: get('p99'), max: get('max') }
+    return {
+      lag: { p50: get('p50'), p99: get('p99'), max: get('max') },
+      writer: writerCounters(text),
+    }
   } catch {
     return null
   }
@@ -353,7 +435,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const rows0 = api ? await messageRows() : null
       const waits = api && pgc ? new PgWaits(pgc) : undefined
       waits?.start()
-      if (api) await Promise.all(tg.servers.map((sv) => loopLag(sv.url)))
+      const scraped0 = api ? await Promise.all(tg.servers.map((sv) => scrape(sv.url))) : []
       const meter = meterFor(tg)
       meter.begin()
       const pids = setInterval(() => void refreshPgPids().catch(() => {}), 1000)
@@ -365,11 +447,18 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         .finally(() => clearInterval(pids))
       const cpu = meter.end()
       const pgWaits = waits ? await waits.stop() : null
-      const lags = api ? await Promise.all(tg.servers.map((sv) => loopLag(sv.url))) : []
-      const loopLagMs = lags.reduce<MeasuredStep['loopLagMs']>(
-        (worst, l) => (l && (!worst || l.p99 > worst.p99) ? l : worst),
+      const scraped1 = api ? await Promise.all(tg.servers.map((sv) => scrape(sv.url))) : []
+      const loopLagMs = scraped1.reduce<MeasuredStep['loopLagMs']>(
+        (worst, l) => (l && (!worst || l.lag.p99 > worst.p99) ? l.lag : worst),
         null,
       )
+      const writer =
+        api && scraped0.every(Boolean) && scraped1.every(Boolean)
+          ? writerStats(
+              scraped0.map((x) => x!.writer),
+              scraped1.map((x) => x!.writer),
+            )
+          : null
       const rows1 = api ? await messageRows() : null
       const ok =
         result.latency.p99 <= p.p99LimitMs &&
@@ -389,6 +478,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           rows0 !== null && rows1 !== null ? Math.round((rows1 - rows0) / (p.stepMs / 1000)) : null,
         pgWaits,
         loopLagMs,
+        writer,
       }
       tg.steps.push(s)
       const errs = Object.entries(result.errors)
@@ -402,6 +492,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           `pg ${cpu.cpuPct.postgres}% load ${cpu.cpuPct.load}% machine ${cpu.machinePct}%` +
           `${noisy ? ` [noisy: send lag p99 ${result.sendLagP99Ms} ms]` : ''} ${ok ? '✓' : '✗'}` +
           (loopLagMs ? `; event loop p99 ${loopLagMs.p99} ms` : '') +
+          (writer
+            ? `; writer ${writer.statements} stmts × ${writer.meanBatch}, ` +
+              `${writer.meanStatementMs} ms each, wait ${writer.meanWaitMs}/${writer.p99WaitMs} ms`
+            : '') +
           (pgWaits && Object.keys(pgWaits).length
             ? `; pg sessions: ${Object.entries(pgWaits)
                 .slice(0, 3)
@@ -578,7 +672,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const api = await connect('api', 'api', 'api', [a], p.idle)
     await warmup(baseline)
     await warmup(api)
-    await search([baseline, api], p.pairReserveMs)
+    if (o.probe) {
+      for (const rate of o.probe.rates)
+        for (let i = 0; i < o.probe.repeat; i++)
+          for (const tg of i % 2 === 0 ? [baseline, api] : [api, baseline])
+            await runStep(tg, rate, 'probe')
+    } else await search([baseline, api], p.pairReserveMs)
     // Latency below the knee; the baseline at the same rates shows the cost of durability.
     // With no knee at all (every rate missed p99 on a busy machine) the fractions are of
     // the capacity instead, and the report says so.
@@ -586,7 +685,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const ref = api.knee > 0 ? api.knee : api.capacity
     for (const f of [0.5, 0.8]) {
       const rate = Math.max(1, Math.round(ref * f))
-      if (ref <= 0) break
+      if (ref <= 0 || o.probe) break
       await runStep(api, rate, `${Math.round(f * 100)}%`)
       await runStep(baseline, rate, `api${Math.round(f * 100)}%`)
     }
@@ -597,7 +696,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
     // ---- two API processes: every room's members split across them
     let two: Target | undefined
-    if (twoNode) {
+    if (twoNode && !o.probe) {
       log('api×2: two API processes, members of every room split across them')
       const b = await startApi(env)
       servers.push(b)

@@ -5,7 +5,7 @@
  * wrapper), which is what CPU and RSS must be read from.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { setPriority } from 'node:os'
 import { once } from 'node:events'
@@ -117,12 +117,24 @@ export interface ApiServer extends Child {
 export async function startApi(env: Record<string, string | undefined>): Promise<ApiServer> {
   const port = await freePort()
   const prof = process.env.BENCH_CPU_PROF
+  const extra = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const outDir = process.env.BENCH_API_OUTPUT
   const c = runTs(
     apiEntry,
     [],
     { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
-    prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {},
+    {
+      nodeArgs: [...extra, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [])],
+      ...(outDir ? { keepOutput: 64 * 1024 * 1024 } : {}),
+    },
   )
+  if (outDir) {
+    // Diagnostics (e.g. BENCH_API_NODE_ARGS=--trace-gc): the process's whole output.
+    void c.exited.then(() => {
+      mkdirSync(outDir, { recursive: true })
+      writeFileSync(path.join(outDir, `api-${c.pid}.log`), c.output())
+    })
+  }
   const url = `http://127.0.0.1:${port}`
   await waitHttp(`${url}/readyz`, c)
   return { ...c, url, port }

@@ -26,6 +26,10 @@ Options:
   --quick              smaller world and shorter steps (under 2 minutes)
   --out <dir>          where to write results (default: bench-results/)
   --no-browser         skip the Chromium history bench
+  --probe <rates>      no knee search: the bare server and one API process at each of
+                       these comma-separated rates (msg/s), alternating; no two-process
+                       run and no browser; for comparing changes quickly
+  --repeat <n>         with --probe: steps per rate and target (default 2)
   --help               this text
 
 Environment:
@@ -44,10 +48,10 @@ async function main(): Promise<void> {
     process.stdout.write(HELP)
     return
   }
-  const known = new Set(['--quick', '--out', '--no-browser'])
+  const known = new Set(['--quick', '--out', '--no-browser', '--probe', '--repeat'])
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
-    if (a === '--out') i++
+    if (a === '--out' || a === '--probe' || a === '--repeat') i++
     else if (!known.has(a)) {
       process.stderr.write(`pnpm bench: unknown option ${a}\n\n${HELP}`)
       process.exitCode = 2
@@ -59,18 +63,34 @@ async function main(): Promise<void> {
     outIdx >= 0 ? (args[outIdx + 1] ?? '') : path.join(repoRoot, 'bench-results'),
   )
   const profile: Profile = args.includes('--quick') ? profiles.quick : profiles.full
+  const probeIdx = args.indexOf('--probe')
+  const repeatIdx = args.indexOf('--repeat')
+  const probeRates = probeIdx >= 0 ? (args[probeIdx + 1] ?? '').split(',').map(Number) : []
+  const repeat = repeatIdx >= 0 ? Number(args[repeatIdx + 1]) : 2
+  if (
+    probeIdx >= 0 &&
+    (probeRates.length === 0 ||
+      !probeRates.every((r) => Number.isInteger(r) && r > 0) ||
+      !Number.isInteger(repeat) ||
+      repeat < 1)
+  ) {
+    process.stderr.write('pnpm bench: --probe takes rates like 1000,2000; --repeat a count ≥ 1\n')
+    process.exitCode = 2
+    return
+  }
   const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 
   const report = await runBench({
     profile,
     databaseUrl,
-    browser: !args.includes('--no-browser'),
+    browser: !args.includes('--no-browser') && probeIdx < 0,
+    ...(probeIdx >= 0 ? { probe: { rates: probeRates, repeat } } : {}),
     log: (line) => process.stderr.write(line + '\n'),
   })
   const summary = summarize(report)
   const text = table(report, summary)
   await mkdir(outDir, { recursive: true })
-  const base = path.join(outDir, `bench-${profile.name}`)
+  const base = path.join(outDir, `bench-${profile.name}${probeIdx >= 0 ? '-probe' : ''}`)
   await writeFile(`${base}.json`, JSON.stringify({ summary, report }, null, 2) + '\n')
   await writeFile(`${base}.txt`, text + '\n')
   await writeFile(`${base}.svg`, plot(report, profile.p99LimitMs))

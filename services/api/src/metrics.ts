@@ -22,6 +22,26 @@ export class Metrics {
     registers: [this.registry],
   })
   readonly dbPool: Gauge<'state'>
+  /** The message writer: one observation per statement (fast) or transaction (careful). */
+  readonly appendSeconds = new Histogram({
+    name: 'vs_room_append_seconds',
+    help: 'Time to store one batch of room events, including the commit',
+    labelNames: ['path'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  })
+  readonly appendBatch = new Histogram({
+    name: 'vs_room_append_batch_events',
+    help: 'Events per batch the message writer stores',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [this.registry],
+  })
+  readonly sendWait = new Histogram({
+    name: 'vs_room_send_wait_seconds',
+    help: 'Time a send waits in the writer before its batch is written',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  })
 
   constructor(poolStats: () => { total: number; idle: number; waiting: number }) {
     this.dbPool = new Gauge({

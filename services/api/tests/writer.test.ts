@@ -163,7 +163,50 @@ describe('RoomWriter on the test database', () => {
     expect(await seqs(t.db, room)).toEqual([1])
   })
 
-  it('keeps every room gap-free under many concurrent senders over all lanes', async () => {
+  it('stores every body byte for byte, whatever the sizes in one batch', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const bodies = [1, 614, 0x10000, 3, 255].map((n, i) =>
+      Uint8Array.from({ length: n }, (_, j) => (j * 31 + i * 7) & 0xff),
+    )
+    const sizes: number[] = []
+    const w = new RoomWriter(t.db, logger, () => {}, {
+      observer: { batch: (n) => sizes.push(n), stored: () => {} },
+    })
+    const o = await Promise.all(
+      bodies.map((body, i) => w.send({ ...msg(room, 'anna', 'a1', `body-${i}`), body })),
+    )
+    await w.close()
+    expect(o.map((x) => x.ok && x.seq)).toEqual([1, 2, 3, 4, 5])
+    // Sent in one turn: one batch, reported to the observer.
+    expect(sizes).toEqual([5])
+    const rows = await t.db.db
+      .selectFrom('room_events')
+      .select(['seq', 'body'])
+      .where('room_id', '=', room)
+      .orderBy('seq')
+      .execute()
+    expect(rows.map((r) => Buffer.from(r.body).equals(Buffer.from(bodies[r.seq - 1]!)))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ])
+  })
+
+  it.each([1, 4])(
+    'keeps every room gap-free under many concurrent senders (%i lanes)',
+    async (lanes) => {
+      const w = new RoomWriter(t.db, logger, () => {}, { lanes })
+      try {
+        await manySenders(w)
+      } finally {
+        await w.close()
+      }
+    },
+  )
+
+  async function manySenders(writer: RoomWriter): Promise<void> {
     const rooms = await Promise.all(
       range(1, 12).map(() => makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })),
     )
@@ -191,7 +234,7 @@ describe('RoomWriter on the test database', () => {
       expect(o).toEqual({ ok: true, seq: (outcomes[i] as { seq: number }).seq, duplicate: true })
     })
     for (const r of rooms) expect(await head(t.db, r)).toBe(50)
-  })
+  }
 })
 
 describe('RoomWriter when the careful path fails', () => {
@@ -205,12 +248,9 @@ describe('RoomWriter when the careful path fails', () => {
     const room = await makeRoom(t.db, { anna: ['a1'] })
     const published: StoredEvent[] = []
     const stored: [string, number][] = []
-    const writer = new RoomWriter(
-      t.db,
-      logger,
-      (events) => published.push(...events),
-      (roomId, seq) => stored.push([roomId, seq]),
-    )
+    const writer = new RoomWriter(t.db, logger, (events) => published.push(...events), {
+      onStored: (roomId, seq) => stored.push([roomId, seq]),
+    })
     // Stored earlier by a process that died before publishing it.
     const earlier = new RoomWriter(t.db, logger, () => {})
     await earlier.send(msg(room, 'anna', 'a1', 'before-crash'))

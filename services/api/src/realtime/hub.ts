@@ -38,8 +38,12 @@ interface RoomSubs {
 /** A replay page: at most this many events and (about) this many body bytes. */
 const FILL_PAGE = 500
 const FILL_PAGE_BYTES = 256 * 1024
-/** Events fanned out per event-loop turn, so acks and reads interleave with a big batch. */
-const PUBLISH_SLICE = 16
+/**
+ * Fan-out time per event-loop turn, so acks and reads interleave with a big batch. A cap on
+ * time, not on events: a fixed number of events per turn caps the rate the hub can deliver
+ * at (events per turn ÷ turn length), and a backlog behind that cap only ever grows.
+ */
+const PUBLISH_TURN_MS = 4
 
 export class Hub {
   private rooms = new Map<string, RoomSubs>()
@@ -101,9 +105,12 @@ export class Hub {
   }
 
   private drainOutbox(): void {
-    const slice = this.outbox.splice(0, PUBLISH_SLICE)
+    const until = performance.now() + PUBLISH_TURN_MS
+    let taken = 0
     try {
-      for (const e of slice) {
+      while (taken < this.outbox.length) {
+        if (taken > 0 && (taken & 7) === 0 && performance.now() > until) break
+        const e = this.outbox[taken++]!
         const r = this.rooms.get(e.roomId)
         if (!r) continue
         r.latest = Math.max(r.latest, e.seq)
@@ -117,6 +124,7 @@ export class Hub {
       // Never leave the outbox stuck: log, and go on with the rest.
       this.logger.warn({ err }, 'fan-out failed')
     } finally {
+      this.outbox.splice(0, taken)
       if (this.outbox.length === 0) this.draining = false
       else setImmediate(() => this.drainOutbox())
     }

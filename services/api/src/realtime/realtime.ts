@@ -277,7 +277,16 @@ export class Realtime {
       ctx.db,
       ctx.logger.child({ area: 'writer' }),
       (events) => this.committed(events),
-      (roomId, seq) => this.stored(roomId, seq),
+      {
+        onStored: (roomId, seq) => this.stored(roomId, seq),
+        observer: {
+          batch: (events, waited) => {
+            ctx.metrics.appendBatch.observe(events)
+            for (const w of waited) ctx.metrics.sendWait.observe(w)
+          },
+          stored: (path, seconds) => ctx.metrics.appendSeconds.observe({ path }, seconds),
+        },
+      },
     )
   }
 

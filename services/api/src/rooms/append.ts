@@ -37,10 +37,12 @@ export const appendable = (e: NewEvent): boolean =>
  * null` are re-checked on the newest row version when the UPDATE had to wait for a
  * concurrent commit: a room whose membership changed meanwhile gets nothing from it.
  */
-const APPEND = `
+export const APPEND_SQL = `
   with v as (
-    select * from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])
-      as v(ord, room_id, sender_id, sender_device, idem_key, body)
+    select v.ord, v.room_id, v.sender_id, v.sender_device, v.idem_key,
+      substring($6::bytea from v.off + 1 for v.len) as body
+    from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $7::int[], $8::int[])
+      as v(ord, room_id, sender_id, sender_device, idem_key, off, len)
   ),
   ok as (
     select v.*, r.epoch
@@ -63,9 +65,36 @@ const APPEND = `
   )
   insert into room_events (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
   select ok.room_id, u.base + row_number() over (partition by ok.room_id order by ok.ord),
-    'message', ok.sender_id, ok.sender_device, ok.idem_key, ok.body, $7::timestamptz
+    'message', ok.sender_id, ok.sender_device, ok.idem_key, ok.body, $9::timestamptz
   from ok join u on u.id = ok.room_id
   returning room_id, seq, sender_id, sender_device, idem_key`
+
+/**
+ * The statement's parameters. The bodies travel as one binary parameter with offsets and
+ * lengths: a `bytea[]` parameter would go as a text array literal, hex-encoded by the
+ * driver and decoded again by the server, at twice the size.
+ */
+export function appendParams(events: readonly NewEvent[], now: Date): unknown[] {
+  const offsets: number[] = []
+  const lengths: number[] = []
+  let off = 0
+  for (const e of events) {
+    offsets.push(off)
+    lengths.push(e.body.byteLength)
+    off += e.body.byteLength
+  }
+  return [
+    events.map((_, i) => i),
+    events.map((e) => e.roomId),
+    events.map((e) => e.senderId),
+    events.map((e) => e.senderDevice),
+    events.map((e) => e.idem),
+    Buffer.concat(events.map((e) => e.body)),
+    offsets,
+    lengths,
+    now,
+  ]
+}
 
 /**
  * Appends the messages it can in one statement; returns the stored events by `eventKey`.
@@ -80,15 +109,11 @@ export async function appendMessages(
 ): Promise<Map<string, StoredEvent>> {
   const stored = new Map<string, StoredEvent>()
   if (events.length === 0) return stored
-  const rows = await db.prepared<Returned>('vs_append_messages', APPEND, [
-    events.map((_, i) => i),
-    events.map((e) => e.roomId),
-    events.map((e) => e.senderId),
-    events.map((e) => e.senderDevice),
-    events.map((e) => e.idem),
-    events.map((e) => Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength)),
-    now,
-  ])
+  const rows = await db.prepared<Returned>(
+    'vs_append_messages',
+    APPEND_SQL,
+    appendParams(events, now),
+  )
   const byKey = new Map(events.map((e) => [eventKey(e), e]))
   for (const r of rows) {
     const key = eventKey({

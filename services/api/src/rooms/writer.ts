@@ -1,12 +1,18 @@
 /**
- * Batches concurrent message sends. Sends are split into lanes by room, so two batches in
- * flight on one process never touch the same room row and never wait on each other's locks
- * (other processes' batches may; a deadlock sends the victim's batch to the careful path),
- * and PostgreSQL flushes their commits together. Everything queued on a lane in one
- * event-loop turn goes into one autocommit statement (`appendMessages`); what that statement
- * leaves out (retries, refusals, races with a commit) goes through the careful path,
- * `insertEvents` under row locks. Each sender is acknowledged only after its row committed,
- * so an ack always means "durable".
+ * Batches concurrent message sends (group commit). One statement is in flight per lane, and
+ * everything queued on the lane meanwhile goes into the next one: under load the batches
+ * grow by themselves, and PostgreSQL's cost per statement (about 200 µs of its CPU, against
+ * 40 µs per row; `tests/bench/append-cost.ts`) is shared by more messages, while a quiet
+ * lane writes a lone send at once. The default is one lane: four lanes made four times as
+ * many statements of a quarter the size for the same traffic, and cost PostgreSQL more CPU
+ * and the senders more latency (docs/benchmarks.md, session 3). With several lanes, sends
+ * are split by room, so two batches in flight on one process never touch the same room row
+ * (other processes' batches may; a deadlock sends the victim's batch to the careful path).
+ *
+ * Each batch is one autocommit statement (`appendMessages`); what that statement leaves out
+ * (retries, refusals, races with a commit) goes through the careful path, `insertEvents`
+ * under row locks. Each sender is acknowledged only after its row committed, so an ack
+ * always means "durable".
  */
 import type { Db } from '../db/index.js'
 import type { Logger } from '../logger.js'
@@ -22,6 +28,8 @@ import {
 
 interface Pending {
   event: NewEvent
+  /** performance.now() when queued. */
+  at: number
   resolve: (o: InsertOutcome) => void
   reject: (err: unknown) => void
 }
@@ -42,23 +50,44 @@ function laneOf(roomId: string, lanes: number): number {
   return (h >>> 0) % lanes
 }
 
+/** What the writer reports about its work (Prometheus in the app). */
+export interface WriterObserver {
+  /** A batch left the queue: its size and how long each send waited, in seconds. */
+  batch(events: number, waitedS: readonly number[]): void
+  /** A statement (fast) or transaction (careful) finished, in seconds. */
+  stored(path: 'fast' | 'careful', seconds: number): void
+}
+
 /** Errors after which the fast statement has written nothing and the careful path decides. */
 const CAREFUL_AFTER = new Set(['23505', '40P01', '40001'])
 
+export interface WriterOptions {
+  /** A send answered as already stored (a retry), with its seq. */
+  onStored?: (roomId: string, seq: number) => void
+  observer?: WriterObserver
+  /** Most sends in one statement. */
+  maxBatch?: number
+  /** Statements in flight at once, each for its own share of the rooms (default 1). */
+  lanes?: number
+}
+
 export class RoomWriter {
   private readonly lanes: Lane[]
+  private readonly onStored: (roomId: string, seq: number) => void
+  private readonly observer: WriterObserver | undefined
+  private readonly maxBatch: number
   private closed = false
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
     private readonly onCommitted: (events: StoredEvent[]) => void,
-    /** A send answered as already stored (a retry), with its seq. */
-    private readonly onStored: (roomId: string, seq: number) => void = () => {},
-    private readonly maxBatch = 512,
-    lanes = 4,
+    opts: WriterOptions = {},
   ) {
-    this.lanes = Array.from({ length: lanes }, () => ({
+    this.onStored = opts.onStored ?? (() => {})
+    this.observer = opts.observer
+    this.maxBatch = opts.maxBatch ?? 512
+    this.lanes = Array.from({ length: opts.lanes ?? 1 }, () => ({
       queue: [],
       scheduled: false,
       busy: false,
@@ -69,7 +98,7 @@ export class RoomWriter {
     if (this.closed) return Promise.reject(new Error('writer closed'))
     const lane = this.lanes[laneOf(event.roomId, this.lanes.length)]!
     return new Promise((resolve, reject) => {
-      lane.queue.push({ event, resolve, reject })
+      lane.queue.push({ event, at: performance.now(), resolve, reject })
       this.schedule(lane)
     })
   }
@@ -86,6 +115,13 @@ export class RoomWriter {
   private async flush(lane: Lane): Promise<void> {
     const batch = lane.queue.splice(0, this.maxBatch)
     if (batch.length === 0) return
+    if (this.observer) {
+      const now = performance.now()
+      this.observer.batch(
+        batch.length,
+        batch.map((p) => (now - p.at) / 1000),
+      )
+    }
     lane.busy = true
     try {
       await this.write(batch)
@@ -133,7 +169,10 @@ export class RoomWriter {
     }
     try {
       try {
-        const fast = await appendMessages(this.db, unique.filter(appendable), new Date())
+        const appendables = unique.filter(appendable)
+        const t0 = performance.now()
+        const fast = await appendMessages(this.db, appendables, new Date())
+        if (appendables.length > 0) this.observer?.stored('fast', (performance.now() - t0) / 1000)
         const outcomes = new Map<string, InsertOutcome>()
         for (const [key, e] of fast) {
           outcomes.set(key, { ok: true, seq: e.seq, duplicate: false, event: e })
@@ -147,7 +186,9 @@ export class RoomWriter {
       }
       const rest = unique.filter((e) => !settled[first.get(eventKey(e))!])
       if (rest.length > 0) {
+        const t0 = performance.now()
         const outcomes = await this.carefully(rest)
+        this.observer?.stored('careful', (performance.now() - t0) / 1000)
         settle(new Map(rest.map((e, i) => [eventKey(e), outcomes[i]!])))
       }
     } catch (err) {
