@@ -10,6 +10,7 @@ import * as m20261124T150000000Z from './20261124T150000000Z-audit-checkpoints.j
 import * as m20261124T160000000Z from './20261124T160000000Z-notices.js'
 import * as m20261124T170000000Z from './20261124T170000000Z-consults.js'
 import * as m20261124T180000000Z from './20261124T180000000Z-retention.js'
+import * as m20261124T190000000Z from './20261124T190000000Z-events-created-index.js'
 
 export const migrations: Record<string, Migration> = {
   '20261124T120000000Z-audit-log': m20261124T120000000Z,
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '20261124T160000000Z-notices': m20261124T160000000Z,
   '20261124T170000000Z-consults': m20261124T170000000Z,
   '20261124T180000000Z-retention': m20261124T180000000Z,
+  '20261124T190000000Z-events-created-index': m20261124T190000000Z,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -395,12 +395,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         }
         return Math.min(...xs)
       }
-      if (idle) await sleep(1000)
+      const connectAll = () =>
+        lp.ask(
+          { t: 'connect', set, ledger, urls: tservers.map((s) => s.url), auth: ledger === 'api' },
+          'connected',
+        )
+      if (idle) {
+        // Connect and drop every socket once first: the API's start-up garbage (and the
+        // first connections', e.g. compiled code and pools) is tens of MiB and was often
+        // collected only after the sockets had connected, leaving RSS lower than before.
+        await connectAll()
+        await lp.ask({ t: 'disconnect', set }, 'disconnected')
+        await sleep(1000)
+      }
       const before = idle ? await rss(p.idleSettleMs / 250) : 0
-      const c = await lp.ask(
-        { t: 'connect', set, ledger, urls: tservers.map((s) => s.url), auth: ledger === 'api' },
-        'connected',
-      )
+      const c = await connectAll()
       if (idle) {
         await sleep(2000)
         const after = await rss(p.idleSettleMs / 250)

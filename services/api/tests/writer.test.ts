@@ -256,7 +256,7 @@ describe('RoomWriter when the careful path fails', () => {
     await earlier.send(msg(room, 'anna', 'a1', 'before-crash'))
     await earlier.close()
 
-    // The careful transaction (needed for the retry) fails this once: the connection drops.
+    // The careful transaction (needed for the refusal) fails this once: the connection drops.
     const real = t.db.db.transaction.bind(t.db.db)
     let failed = false
     t.db.db.transaction = (() => {
@@ -265,12 +265,12 @@ describe('RoomWriter when the careful path fails', () => {
       throw Object.assign(new Error('connection terminated'), { code: '57P01' })
     }) as typeof t.db.db.transaction
     try {
-      const [fresh, retry] = await Promise.allSettled([
+      const [fresh, refused] = await Promise.allSettled([
         writer.send(msg(room, 'anna', 'a1', 'fresh-0001')),
-        writer.send(msg(room, 'anna', 'a1', 'before-crash')),
+        writer.send(msg(room, 'anna', 'a9', 'not-a-member-device')),
       ])
       expect(fresh).toMatchObject({ status: 'fulfilled', value: { ok: true, seq: 2 } })
-      expect(retry.status).toBe('rejected')
+      expect(refused.status).toBe('rejected')
       expect(published.map((e) => e.seq)).toEqual([2])
     } finally {
       t.db.db.transaction = real

@@ -169,6 +169,10 @@ export class Db {
       connectionString: url,
       max: poolSize,
       connectionTimeoutMillis: 5000,
+      // Connections are replaced every ten minutes: a prepared statement's cached plan
+      // (the message append's) is made again against the tables as they are now, not
+      // as they were when the connection opened (empty, on a new installation).
+      maxLifetimeSeconds: 600,
     })
     // An idle client erroring (e.g. the server restarted) must not crash the process.
     pool.on('error', () => {})

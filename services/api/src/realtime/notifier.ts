@@ -5,6 +5,14 @@
  * notification queue lock. A room's new events travel in the payload when they fit, so
  * the other processes deliver them without a database read; otherwise only the room's
  * new head does, and they fetch from their cursor.
+ *
+ * A process that has heard no other one (no heartbeat for three periods) announces
+ * nothing: a NOTIFY cost PostgreSQL as much CPU as the batch it announced, and every
+ * listening backend more (docs/benchmarks.md, session 3). It keeps the rooms' new heads
+ * for a while instead, and tells them to the first process it hears from; every process
+ * greets a newcomer at once, so two processes know each other within a round trip.
+ * A newcomer reads its rooms' heads from the database when its clients subscribe, after
+ * its first greeting, so between the two nothing committed goes unannounced.
  */
 import { sql } from 'kysely'
 import { randomId } from '@vs/crypto'
@@ -21,6 +29,8 @@ const MAX_PAYLOAD = 7000
 const HEARTBEAT_MS = 5_000
 /** Notifications sent per statement. */
 const NOTIFY_PER_STATEMENT = 16
+/** How long heads not announced while alone are kept for a process that turns up. */
+const UNANNOUNCED_KEEP_MS = 6 * HEARTBEAT_MS
 
 /** What one notification says: rooms' new heads, and events that fitted (all of a room's). */
 interface EventsPayload {
@@ -46,6 +56,10 @@ export class Notifier {
   private readonly ownPrefix = JSON.stringify({ n: this.nodeId }).slice(0, -1)
   /** When another process was last heard from (its events or its heartbeat). */
   private peerSeenAt = -Infinity
+  /** Other processes by id, and when each was last heard from. */
+  private peers = new Map<string, number>()
+  /** Rooms' heads committed while no other process was heard from, and when. */
+  private unannounced = new Map<string, { head: number; at: number }>()
   private heartbeat: NodeJS.Timeout | undefined
 
   constructor(
@@ -66,7 +80,12 @@ export class Notifier {
         try {
           const msg = JSON.parse(payload) as EventsPayload
           if (msg.n === this.nodeId) return
+          // A process not heard from before (new, or restarted with a new id) is greeted
+          // at once, so it need not wait for a heartbeat to know it is not alone.
+          const newcomer = !this.peers.has(msg.n)
           this.peerSeenAt = Date.now()
+          this.peers.set(msg.n, this.peerSeenAt)
+          if (newcomer) this.greet()
           const byRoom = new Map<string, ServerEvent[]>()
           for (const e of msg.e ?? []) {
             const list = byRoom.get(e.room)
@@ -100,11 +119,41 @@ export class Notifier {
       await events()
       await sessions()
     }
-    // Every process says it is there, so the others know events are worth sending in full.
-    const hello = () => void this.notify([JSON.stringify({ n: this.nodeId, r: [] })])
-    hello()
-    this.heartbeat = setInterval(hello, HEARTBEAT_MS)
+    // Every process says it is there, so the others know events are worth sending.
+    this.hello()
+    this.heartbeat = setInterval(() => {
+      this.hello()
+      const old = Date.now() - UNANNOUNCED_KEEP_MS
+      for (const [roomId, u] of this.unannounced) if (u.at < old) this.unannounced.delete(roomId)
+      const gone = Date.now() - 3 * HEARTBEAT_MS
+      for (const [id, at] of this.peers) if (at < gone) this.peers.delete(id)
+    }, HEARTBEAT_MS)
     this.heartbeat.unref()
+  }
+
+  private hello(): void {
+    void this.notify([JSON.stringify({ n: this.nodeId, r: [] })])
+  }
+
+  /** Whether another process has been heard from lately. */
+  hasPeers(): boolean {
+    return Date.now() - this.peerSeenAt < 3 * HEARTBEAT_MS
+  }
+
+  /**
+   * Another process turned up: say hello back at once (so it stops keeping its
+   * announcements to itself), and tell it any heads not announced while alone.
+   */
+  private greet(): void {
+    this.hello()
+    for (const [roomId, u] of this.unannounced) this.announceHead(roomId, u.head)
+    this.unannounced.clear()
+  }
+
+  /** Alone: remember the rooms' new heads instead of announcing them. */
+  private keep(roomId: string, head: number): void {
+    const u = this.unannounced.get(roomId)
+    this.unannounced.set(roomId, { head: Math.max(head, u?.head ?? 0), at: Date.now() })
   }
 
   /** Tells the other processes to close the sockets of ended sessions (sign-out). */
@@ -123,6 +172,10 @@ export class Notifier {
 
   /** Announces committed events to the other processes. */
   announce(events: readonly StoredEvent[]): void {
+    if (!this.hasPeers()) {
+      for (const e of events) this.keep(e.roomId, e.seq)
+      return
+    }
     for (const e of events) {
       const p = this.pending.get(e.roomId)
       if (p) {
@@ -135,6 +188,7 @@ export class Notifier {
 
   /** Announces that a room has events up to `seq` (they are fetched, not carried). */
   announceHead(roomId: string, seq: number): void {
+    if (!this.hasPeers()) return this.keep(roomId, seq)
     const p = this.pending.get(roomId)
     if (p) p.head = Math.max(p.head, seq)
     else this.pending.set(roomId, { events: [], head: seq })
@@ -164,15 +218,17 @@ export class Notifier {
       current = { n: this.nodeId, r: [] }
       size = JSON.stringify(current).length
     }
-    // Alone, nobody reads the events: announce heads only (a process that has just started
-    // fetches from its cursor until its heartbeat has been heard).
-    const full = Date.now() - this.peerSeenAt < 3 * HEARTBEAT_MS
+    // The last peer went quiet since this was queued: keep it all for the next one.
+    if (!this.hasPeers()) {
+      for (const [roomId, p] of rooms) this.keep(roomId, p.head)
+      return
+    }
     for (const [roomId, p] of rooms) {
       // Writer lanes and HTTP routes publish independently: put each room's events in order.
       const events = p.events.sort((a, b) => a.seq - b.seq)
       const head: [string, number] = [roomId, p.head]
       // Events are carried only when they reach the head the receiver is told about.
-      const carry = full && events.length > 0 && events[events.length - 1]!.seq === p.head
+      const carry = events.length > 0 && events[events.length - 1]!.seq === p.head
       const frames = carry ? events.map(eventFrame) : []
       const withEvents = JSON.stringify(head).length + JSON.stringify(frames).length + 2
       const headOnly = JSON.stringify(head).length + 1

@@ -110,7 +110,7 @@ export async function dueRooms(
       'rooms.kind',
       'rooms.closed_at',
       'consults.closed_at as consult_closed_at',
-      sql<Date>`greatest(rooms.created_at, rooms.last_commit_at, (select max(e.created_at) from room_events e where e.room_id = rooms.id))`.as(
+      sql<Date>`greatest(rooms.created_at, rooms.last_commit_at, (select e.created_at from room_events e where e.room_id = rooms.id order by e.seq desc limit 1))`.as(
         'last_activity',
       ),
     ])

@@ -4,11 +4,17 @@
  *
  * The statement inserts exactly the events the careful path (`insertEvents` under
  * `SELECT … FOR UPDATE`) would insert without question: the room exists, is open and is
- * still at the epoch the membership check read, the sender device is a member, and the
- * idempotency key is new. Everything else (retries, refusals, a commit or close racing the
- * batch) is left out and answered by the careful path afterwards. Sequence numbers stay
- * gap-free: each room's `last_seq` moves by exactly the number of rows inserted for it, in
- * the same statement.
+ * still at the epoch the membership check read, and the sender device is a member.
+ * Everything else (refusals, a commit or close racing the batch) is left out and answered
+ * by the careful path afterwards. Sequence numbers stay gap-free: each room's `last_seq`
+ * moves by exactly the number of rows inserted for it, in the same statement.
+ *
+ * A retry (an idempotency key stored before) is not looked up: the insert's own check of
+ * `room_events_idem_uq` fails the whole statement with a unique violation, nothing is
+ * written, and the careful path answers the batch. Retries are rare (a reconnect), and the
+ * lookup was the statement's most expensive part: as a cached generic plan prepared while
+ * the table was small, PostgreSQL probed it through a `room_id`-only index and read every
+ * event of the room for every message (docs/benchmarks.md, session 3).
  */
 import type { Db } from '../db/index.js'
 import { eventKey, type NewEvent, type StoredEvent } from './events.js'
@@ -50,11 +56,6 @@ export const APPEND_SQL = `
     join rooms r on r.id = v.room_id and r.closed_at is null
     join room_members m on m.room_id = v.room_id and m.member_id = v.sender_id
     where strpos(m.devices, '"' || v.sender_device || '"') > 0 and strpos(m.devices, '\\') = 0
-      and not exists (
-        select 1 from room_events e
-        where e.room_id = v.room_id and e.sender_id = v.sender_id
-          and e.sender_device = v.sender_device and e.idem_key = v.idem_key
-      )
   ),
   n as (select room_id, min(epoch) as epoch, count(*)::int as n from ok group by room_id),
   u as (
@@ -99,8 +100,8 @@ export function appendParams(events: readonly NewEvent[], now: Date): unknown[] 
 /**
  * Appends the messages it can in one statement; returns the stored events by `eventKey`.
  * Events missing from the result were not written and need the careful path. `events`
- * must not hold the same key twice. Throws on a unique violation (a concurrent retry on
- * another process): nothing was written then.
+ * must not hold the same key twice. Throws on a unique violation (a retry in the batch,
+ * or stored meanwhile by another process): nothing was written then.
  */
 export async function appendMessages(
   db: Db,

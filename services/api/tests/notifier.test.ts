@@ -1,0 +1,92 @@
+/**
+ * Cross-process announcements: a process alone sends no NOTIFY for its commits, keeps the
+ * rooms' heads, and tells them to the first process that turns up; from then on the two
+ * greet each other and commits travel with their events.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createLogger } from '../src/logger.js'
+import { EVENTS_CHANNEL, Notifier, type RemoteCommit } from '../src/realtime/notifier.js'
+import type { StoredEvent } from '../src/rooms/events.js'
+import { createTestDb, type TestDb } from './helpers/test-db.js'
+
+const event = (roomId: string, seq: number): StoredEvent => ({
+  roomId,
+  seq,
+  kind: 'message',
+  senderId: 'anna',
+  senderDevice: 'a1',
+  createdAt: new Date(0),
+  body: new Uint8Array([seq]),
+})
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('Notifier', () => {
+  let t: TestDb
+  const stops: Array<() => Promise<void>> = []
+  beforeAll(async () => {
+    t = await createTestDb(inject('dbTemplate'))
+  })
+  afterAll(async () => {
+    for (const s of stops) await s()
+    await t.close()
+  })
+
+  it('announces nothing while alone, and tells the first process that turns up', async () => {
+    const logger = createLogger('silent')
+    // Every announcement that carries a room, whoever sent it.
+    const announced: Array<{ n: string; r: [string, number][] }> = []
+    stops.push(
+      await t.db.listen(EVENTS_CHANNEL, (p) => {
+        const m = JSON.parse(p) as { n: string; r: [string, number][] }
+        if (m.r.length > 0) announced.push(m)
+      }),
+    )
+
+    const a = new Notifier(t.db, logger)
+    await a.start(() => {})
+    stops.push(() => a.stop())
+    a.announce([event('room-1', 1), event('room-1', 2)])
+    a.announceHead('room-2', 5)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(a.hasPeers()).toBe(false)
+    expect(announced).toEqual([])
+
+    const heard: RemoteCommit[] = []
+    const b = new Notifier(t.db, logger)
+    await b.start((c) => heard.push(c))
+    stops.push(() => b.stop())
+    // B's hello reaches A, which greets back and tells B the heads it kept.
+    await until(() => heard.length >= 2)
+    expect(heard).toEqual(
+      expect.arrayContaining([
+        { roomId: 'room-1', seq: 2 },
+        { roomId: 'room-2', seq: 5 },
+      ]),
+    )
+    await until(() => a.hasPeers() && b.hasPeers())
+
+    // Now A's commits go out with their events.
+    heard.length = 0
+    a.announce([event('room-1', 3)])
+    await until(() => heard.length >= 1)
+    expect(heard[0]).toMatchObject({
+      roomId: 'room-1',
+      seq: 3,
+      events: [{ room: 'room-1', seq: 3 }],
+    })
+
+    // A third process (or one restarted under a new id) is greeted at once, not at the next
+    // heartbeat (5 s), so its own commits are announced from the start.
+    const c = new Notifier(t.db, logger)
+    await c.start(() => {})
+    stops.push(() => c.stop())
+    await until(() => c.hasPeers(), 2500)
+  })
+})
