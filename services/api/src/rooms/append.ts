@@ -39,9 +39,13 @@ export const appendable = (e: NewEvent): boolean =>
   e.kind === 'message' && PLAIN_DEVICE_ID.test(e.senderDevice)
 
 /**
- * The statement, planned once per connection. `rooms.epoch = n.epoch` and `closed_at is
- * null` are re-checked on the newest row version when the UPDATE had to wait for a
- * concurrent commit: a room whose membership changed meanwhile gets nothing from it.
+ * The statement, planned once per connection. `lk` locks the batch's rooms in id order
+ * before the UPDATE touches them, so two processes' batches over the same rooms queue
+ * behind each other instead of deadlocking (a deadlock costs PostgreSQL's `deadlock_timeout`,
+ * a second by default, before the victim's batch goes to the careful path).
+ * `rooms.epoch = n.epoch` and `closed_at is null` are re-checked on the newest row version
+ * when the lock had to wait for a concurrent commit: a room whose membership changed
+ * meanwhile gets nothing from it.
  */
 export const APPEND_SQL = `
   with v as (
@@ -58,9 +62,12 @@ export const APPEND_SQL = `
     where strpos(m.devices, '"' || v.sender_device || '"') > 0 and strpos(m.devices, '\\') = 0
   ),
   n as (select room_id, min(epoch) as epoch, count(*)::int as n from ok group by room_id),
+  lk as (
+    select id from rooms where id in (select room_id from n) order by id for no key update
+  ),
   u as (
     update rooms set last_seq = rooms.last_seq + n.n
-    from n
+    from n join lk on lk.id = n.room_id
     where rooms.id = n.room_id and rooms.epoch = n.epoch and rooms.closed_at is null
     returning rooms.id, rooms.last_seq - n.n as base
   )

@@ -74,10 +74,13 @@ export async function insertEvents(
   const existing = await trx
     .selectFrom('room_events')
     .select(['room_id', 'sender_id', 'sender_device', 'idem_key', 'seq'])
-    // Rooms × keys, matched on the whole key below. (The careful path only: the fast path's
-    // NOT EXISTS uses the unique index. A row-value IN list here missed stored rows on PGlite
-    // in a 150-tuple batch, so this stays the plain form.)
+    // Rooms × senders × devices × keys, matched on the whole key below: every column of
+    // `room_events_idem_uq` is constrained, so the lookup stays in that index instead of
+    // reading the rooms' histories by `room_id`. (A row-value IN list here missed stored
+    // rows on PGlite in a 150-tuple batch, so this stays the plain form.)
     .where('room_id', 'in', roomIds)
+    .where('sender_id', 'in', [...new Set(events.map((e) => e.senderId))])
+    .where('sender_device', 'in', [...new Set(events.map((e) => e.senderDevice))])
     .where('idem_key', 'in', [...new Set(events.map((e) => e.idem))])
     .execute()
   const seen = new Map<string, number>()
