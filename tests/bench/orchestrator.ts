@@ -15,6 +15,7 @@ import type { Profile } from './profiles.js'
 import {
   CpuMeter,
   benchDir,
+  collectGarbage,
   readProc,
   round1,
   round2,
@@ -384,10 +385,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         searched: false,
         truncated: false,
       }
-      // RSS moves with garbage collection. Connecting allocates a lot of short-lived
-      // garbage (token checks, queries); an idle V8 collects it within seconds (its
-      // memory reducer), so the lowest RSS over several idle seconds is what stays.
+      // RSS moves with garbage collection: the API's start-up garbage is tens of MiB, and
+      // connecting allocates a lot of short-lived garbage (token checks, queries). So each
+      // figure is taken after a full collection (forced through the process's inspector),
+      // as the lowest RSS over several idle seconds. (Connecting and dropping the sockets
+      // once first does not help: freed memory stays in the process, and the second
+      // connect reuses it.)
       const rss = async (n: number) => {
+        // Collect first (through each process's inspector): what is left is what stays.
+        await Promise.all(tservers.map((sv) => collectGarbage(sv)))
         const xs: number[] = []
         for (let i = 0; i < n; i++) {
           xs.push(serverRss(tg))
@@ -400,14 +406,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           { t: 'connect', set, ledger, urls: tservers.map((s) => s.url), auth: ledger === 'api' },
           'connected',
         )
-      if (idle) {
-        // Connect and drop every socket once first: the API's start-up garbage (and the
-        // first connections', e.g. compiled code and pools) is tens of MiB and was often
-        // collected only after the sockets had connected, leaving RSS lower than before.
-        await connectAll()
-        await lp.ask({ t: 'disconnect', set }, 'disconnected')
-        await sleep(1000)
-      }
+      if (idle) await sleep(1000)
       const before = idle ? await rss(p.idleSettleMs / 250) : 0
       const c = await connectAll()
       if (idle) {

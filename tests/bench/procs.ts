@@ -11,6 +11,7 @@ import { setPriority } from 'node:os'
 import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url))
 export const repoRoot = path.resolve(benchDir, '..', '..')
@@ -108,6 +109,49 @@ export async function waitHttp(url: string, c: Child, timeoutMs = 60_000): Promi
 export interface ApiServer extends Child {
   url: string
   port: number
+  /** Where the process's inspector listens once `collectGarbage` has opened it. */
+  inspectPort: number
+}
+
+/**
+ * A full garbage collection in another Node process, through its inspector: SIGUSR1 opens
+ * the inspector (on the port given by --inspect-port at start), and the DevTools protocol's
+ * `HeapProfiler.collectGarbage` runs the collection. For memory figures that garbage
+ * waiting to be collected would otherwise blur. Returns false if it could not be done.
+ */
+export async function collectGarbage(s: ApiServer, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  try {
+    process.kill(s.pid, 'SIGUSR1')
+    let url: string | undefined
+    while (!url && Date.now() < deadline) {
+      try {
+        const list = (await (
+          await fetch(`http://127.0.0.1:${s.inspectPort}/json/list`)
+        ).json()) as Array<{ webSocketDebuggerUrl?: string }>
+        url = list[0]?.webSocketDebuggerUrl
+      } catch {
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    if (!url) return false
+    const ws = new WebSocket(url)
+    try {
+      await once(ws, 'open')
+      const done = new Promise<void>((resolve) =>
+        ws.on('message', (d) => {
+          if ((JSON.parse(String(d)) as { id?: number }).id === 1) resolve()
+        }),
+      )
+      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }))
+      await Promise.race([done, new Promise((r) => setTimeout(r, deadline - Date.now()))])
+      return true
+    } finally {
+      ws.close()
+    }
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -116,6 +160,7 @@ export interface ApiServer extends Child {
  */
 export async function startApi(env: Record<string, string | undefined>): Promise<ApiServer> {
   const port = await freePort()
+  const inspectPort = await freePort()
   const prof = process.env.BENCH_CPU_PROF
   const extra = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const outDir = process.env.BENCH_API_OUTPUT
@@ -124,7 +169,11 @@ export async function startApi(env: Record<string, string | undefined>): Promise
     [],
     { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     {
-      nodeArgs: [...extra, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [])],
+      nodeArgs: [
+        `--inspect-port=127.0.0.1:${inspectPort}`,
+        ...extra,
+        ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : []),
+      ],
       ...(outDir ? { keepOutput: 64 * 1024 * 1024 } : {}),
     },
   )
@@ -137,22 +186,28 @@ export async function startApi(env: Record<string, string | undefined>): Promise
   }
   const url = `http://127.0.0.1:${port}`
   await waitHttp(`${url}/readyz`, c)
-  return { ...c, url, port }
+  return { ...c, url, port, inspectPort }
 }
 
 /** Starts the bare `ws` broadcast server (no auth, no persistence); BENCH_CPU_PROF as above. */
 export async function startBaseline(): Promise<ApiServer> {
   const port = await freePort()
+  const inspectPort = await freePort()
   const prof = process.env.BENCH_CPU_PROF
   const c = runTs(
     path.join(benchDir, 'baseline-server.ts'),
     [],
     { PORT: String(port) },
-    prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {},
+    {
+      nodeArgs: [
+        `--inspect-port=127.0.0.1:${inspectPort}`,
+        ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : []),
+      ],
+    },
   )
   const url = `http://127.0.0.1:${port}`
   await waitHttp(`${url}/healthz`, c)
-  return { ...c, url, port }
+  return { ...c, url, port, inspectPort }
 }
 
 // ---------------------------------------------------------------------------------------
