@@ -12,8 +12,6 @@
  * run tests/security/fuzz.test.ts` (the number is the total of generated inputs, about
  * 80% HTTP requests and 20% WebSocket frames); `VS_FUZZ_SEED` replays a run.
  */
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { sql } from 'kysely'
 import fc from 'fast-check'
 import WebSocket from 'ws'
@@ -21,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RoomsClient, askConsult, postNotice } from '@vs/client/rooms'
 import { randomId } from '@vs/crypto'
 import { ClientFrame, WS_AUTH_PREFIX, WS_MAX_FRAME_BYTES, WS_SUBPROTOCOL } from '@vs/protocol'
-import { listenTestApp, makePerson, type Person } from '@vs/api/testing'
+import { gcNow, listenTestApp, makePerson, type Person } from '@vs/api/testing'
 import { bootstrapInvitation } from '../../services/api/src/identity/bootstrap.js'
 import { dbFingerprint, fingerprintDiff, makeDesk } from './helpers.js'
 import { hostileArb, nastyString, valueArb, type JsonSchema, type Known } from './schema-arb.js'
@@ -175,11 +173,6 @@ function urlOf(op: Op, r: Req): string {
     .map(([k, v]) => `${enc(k)}=${enc(v)}`)
     .join('&')
   return qs ? `${path}?${qs}` : path
-}
-
-function gcNow(): () => void {
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc') as () => void
 }
 
 describe('fuzzing', () => {

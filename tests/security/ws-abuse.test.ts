@@ -9,7 +9,7 @@ import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RoomsClient } from '@vs/client/rooms'
 import { CloseCode, WS_AUTH_PREFIX, WS_MAX_FRAME_BYTES, WS_SUBPROTOCOL } from '@vs/protocol'
-import { listenTestApp, makePerson, type Person } from '@vs/api/testing'
+import { collectGarbage, listenTestApp, makePerson, type Person } from '@vs/api/testing'
 import { defaultLimits } from '../../services/api/src/realtime/realtime.js'
 import { texts, until } from './helpers.js'
 
@@ -226,6 +226,10 @@ describe('WebSocket abuse', () => {
     sender.ws.on('message', (d) => {
       if ((JSON.parse(String(d)) as { t: string }).t === 'ack') acks++
     })
+    // Retained memory, after full collections: the flood's garbage (parsed frames, bodies,
+    // 100–400 MB of it) is not what the limit is about, and whether a collection has run by
+    // the end is chance.
+    await collectGarbage()
     const heapBefore = process.memoryUsage().heapUsed
     for (let i = 0; i < 600; i++) {
       const id = `flood-${i}`
@@ -245,7 +249,9 @@ describe('WebSocket abuse', () => {
     // Reading again, it finds the server gave up on it instead of queueing 14 MB.
     ;(m.ws as unknown as { _socket: { resume(): void } })._socket.resume()
     expect(await m.closed).toMatchObject({ code: CloseCode.SlowConsumer, reason: 'slow consumer' })
-    expect((process.memoryUsage().heapUsed - heapBefore) / 1e6).toBeLessThan(200)
+    // Nothing of the 14 MB it could not take stays behind (measured: under 1 MB either way).
+    await collectGarbage()
+    expect((process.memoryUsage().heapUsed - heapBefore) / 1e6).toBeLessThan(8)
     await othersStillServed()
     sender.ws.close()
   }, 90_000)
