@@ -287,12 +287,14 @@ class ConnSet {
     })
   }
 
-  async connect(urls: string[], auth: boolean): Promise<void> {
+  /** Connects the set's first `upTo` sockets (all by default) that are not connected yet. */
+  async connect(urls: string[], auth: boolean, upTo = this.conns.length): Promise<void> {
     const half = Math.floor(setup.members / 2)
     let idx = 0
     const worker = async () => {
-      while (idx < this.conns.length) {
+      while (idx < upTo) {
         const c = this.conns[idx++]!
+        if (c.ws) continue
         const url = urls.length > 1 && c.spec.member >= half ? urls[1]! : urls[0]!
         await this.open(c, url, auth)
       }
@@ -454,13 +456,17 @@ process.on('message', (msg: ToLoad) => {
         return init(msg.setupFile)
       case 'connect': {
         const t0 = performance.now()
-        if (sets.has(msg.set)) throw new Error(`set ${msg.set} is connected`)
-        const set = new ConnSet(msg.set, msg.ledger)
-        sets.set(msg.set, set)
-        await set.connect(msg.urls, msg.auth)
+        let set = sets.get(msg.set)
+        if (set?.conns.every((c) => c.ws)) throw new Error(`set ${msg.set} is connected`)
+        if (!set) {
+          set = new ConnSet(msg.set, msg.ledger)
+          sets.set(msg.set, set)
+        }
+        const before = set.conns.filter((c) => c.ws).length
+        await set.connect(msg.urls, msg.auth, msg.upTo)
         return send({
           t: 'connected',
-          conns: set.conns.length,
+          conns: set.conns.filter((c) => c.ws).length - before,
           ms: Math.round(performance.now() - t0),
         })
       }

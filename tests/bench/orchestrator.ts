@@ -150,12 +150,15 @@ async function scrape(
 }
 
 export interface IdleResult {
+  /** Sockets measured: those connected after the first tenth (which stay connected). */
   conns: number
   connectMs: number
   rssBeforeKb: number
   rssAfterKb: number
   /** null when RSS did not grow (GC noise larger than the sockets' memory). */
   kbPerConn: number | null
+  /** JS heap in use + external memory per connection, each after a full collection. */
+  heapKbPerConn: number | null
 }
 
 export interface TargetResult {
@@ -388,43 +391,71 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       // RSS moves with garbage collection: the API's start-up garbage is tens of MiB, and
       // connecting allocates a lot of short-lived garbage (token checks, queries). So each
       // figure is taken after a full collection (forced through the process's inspector),
-      // as the lowest RSS over several idle seconds. (Connecting and dropping the sockets
-      // once first does not help: freed memory stays in the process, and the second
-      // connect reuses it.)
-      const rss = async (n: number) => {
+      // as the lowest RSS over several idle seconds. A tenth of the sockets connect first
+      // and stay: the connect path's one-time costs (the code compiled for it: ~1.5 MiB on
+      // the API, which would read as ~1.5 KiB per connection) fall before the first figure,
+      // and the figure is what each of the other nine tenths adds.
+      const snapshots = process.env.BENCH_HEAP_SNAPSHOT
+      const rss = async (n: number, label: string) => {
         // Collect first (through each process's inspector): what is left is what stays.
-        await Promise.all(tservers.map((sv) => collectGarbage(sv)))
+        const heaps = await Promise.all(
+          tservers.map((sv) =>
+            collectGarbage(
+              sv,
+              snapshots
+                ? path.resolve(snapshots, `${name}-${sv.pid}-${label}.heapsnapshot`)
+                : undefined,
+            ),
+          ),
+        )
         const xs: number[] = []
         for (let i = 0; i < n; i++) {
           xs.push(serverRss(tg))
           await sleep(250)
         }
-        return Math.min(...xs)
+        const heap = heaps.every((h) => h !== null) ? heaps.reduce((a, h) => a + h!, 0) : null
+        return { rss: Math.min(...xs), heap }
       }
-      const connectAll = () =>
+      const connect = (upTo?: number) =>
         lp.ask(
-          { t: 'connect', set, ledger, urls: tservers.map((s) => s.url), auth: ledger === 'api' },
+          {
+            t: 'connect',
+            set,
+            ledger,
+            urls: tservers.map((s) => s.url),
+            auth: ledger === 'api',
+            ...(upTo === undefined ? {} : { upTo }),
+          },
           'connected',
         )
-      if (idle) await sleep(1000)
-      const before = idle ? await rss(p.idleSettleMs / 250) : 0
-      const c = await connectAll()
+      if (idle) {
+        await connect(Math.ceil(setup.conns.length / 10))
+        await sleep(1000)
+      }
+      const before = idle ? await rss(p.idleSettleMs / 250, 'before') : { rss: 0, heap: null }
+      const c = await connect()
       if (idle) {
         await sleep(2000)
-        const after = await rss(p.idleSettleMs / 250)
+        const after = await rss(p.idleSettleMs / 250, 'after')
         tg.idle = {
           conns: c.conns,
           connectMs: c.ms,
-          rssBeforeKb: before,
-          rssAfterKb: after,
-          // Garbage collection can move RSS by more than the sockets take (small worlds):
+          rssBeforeKb: before.rss,
+          rssAfterKb: after.rss,
+          // The process can give memory back to the system between the two samples (V8
+          // shrinking its heap, the allocator trimming) by more than the sockets take:
           // then there is no figure, rather than a negative one.
-          kbPerConn: after > before ? round2((after - before) / c.conns) : null,
+          kbPerConn: after.rss > before.rss ? round2((after.rss - before.rss) / c.conns) : null,
+          heapKbPerConn:
+            before.heap !== null && after.heap !== null && after.heap > before.heap
+              ? round2((after.heap - before.heap) / c.conns)
+              : null,
         }
         log(
-          `${name}: ${c.conns} idle ${ledger === 'api' ? 'authenticated ' : ''}sockets: ` +
-            `RSS ${Math.round(before / 1024)} → ${Math.round(after / 1024)} MiB, ` +
-            `${tg.idle.kbPerConn ?? 'n/a (GC noise)'} KiB per connection (connect ${c.ms} ms)`,
+          `${name}: ${c.conns} more idle ${ledger === 'api' ? 'authenticated ' : ''}sockets: ` +
+            `RSS ${Math.round(before.rss / 1024)} → ${Math.round(after.rss / 1024)} MiB, ` +
+            `${tg.idle.kbPerConn ?? 'n/a (memory given back)'} KiB per connection; ` +
+            `JS heap + buffers ${tg.idle.heapKbPerConn ?? 'n/a'} KiB per connection (connect ${c.ms} ms)`,
         )
       } else {
         log(`${name}: ${c.conns} sockets connected in ${c.ms} ms`)

@@ -117,10 +117,17 @@ export interface ApiServer extends Child {
  * A full garbage collection in another Node process, through its inspector: SIGUSR1 opens
  * the inspector (on the port given by --inspect-port at start), and the DevTools protocol's
  * `HeapProfiler.collectGarbage` runs the collection. For memory figures that garbage
- * waiting to be collected would otherwise blur. Returns false if it could not be done.
+ * waiting to be collected would otherwise blur. Returns the process's JS heap in use plus
+ * its memory outside the heap (Buffers, ArrayBuffers) after the collection, in KiB, or
+ * null if it could not be done. With `snapshotTo`, also writes a heap snapshot there (open
+ * it in Chrome DevTools, or compare two with `heap-diff.ts`).
  */
-export async function collectGarbage(s: ApiServer, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
+export async function collectGarbage(
+  s: ApiServer,
+  snapshotTo?: string,
+  timeoutMs = 5000,
+): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs + (snapshotTo ? 60_000 : 0)
   try {
     process.kill(s.pid, 'SIGUSR1')
     let url: string | undefined
@@ -134,23 +141,50 @@ export async function collectGarbage(s: ApiServer, timeoutMs = 5000): Promise<bo
         await new Promise((r) => setTimeout(r, 50))
       }
     }
-    if (!url) return false
+    if (!url) return null
     const ws = new WebSocket(url)
     try {
       await once(ws, 'open')
-      const done = new Promise<void>((resolve) =>
-        ws.on('message', (d) => {
-          if ((JSON.parse(String(d)) as { id?: number }).id === 1) resolve()
-        }),
-      )
-      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }))
-      await Promise.race([done, new Promise((r) => setTimeout(r, deadline - Date.now()))])
-      return true
+      const replies = new Map<number, (v: unknown) => void>()
+      const chunks: string[] = []
+      ws.on('message', (d) => {
+        const m = JSON.parse(String(d)) as {
+          id?: number
+          result?: unknown
+          method?: string
+          params?: { chunk?: string }
+        }
+        if (m.id !== undefined) replies.get(m.id)?.(m.result)
+        else if (m.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(m.params!.chunk!)
+      })
+      const call = (id: number, method: string, params?: object) =>
+        Promise.race([
+          new Promise<unknown>((resolve) => {
+            replies.set(id, resolve)
+            ws.send(JSON.stringify({ id, method, params }))
+          }),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error('inspector timeout')), deadline - Date.now()),
+          ),
+        ])
+      await call(1, 'HeapProfiler.collectGarbage')
+      if (snapshotTo) {
+        // Diagnostics (BENCH_HEAP_SNAPSHOT): a heap snapshot of what survived the collection.
+        await call(3, 'HeapProfiler.takeHeapSnapshot', { reportProgress: false })
+        mkdirSync(path.dirname(snapshotTo), { recursive: true })
+        writeFileSync(snapshotTo, chunks.join(''))
+      }
+      const r = (await call(2, 'Runtime.evaluate', {
+        expression: 'JSON.stringify(process.memoryUsage())',
+        returnByValue: true,
+      })) as { result?: { value?: string } }
+      const m = JSON.parse(r.result?.value ?? 'null') as { heapUsed: number; external: number }
+      return m ? Math.round((m.heapUsed + m.external) / 1024) : null
     } finally {
       ws.close()
     }
   } catch {
-    return false
+    return null
   }
 }
 

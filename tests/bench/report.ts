@@ -34,6 +34,9 @@ export interface Summary {
   idle_rss_kb_per_conn: number | null
   baseline_idle_rss_kb_per_conn: number | null
   idle_rss_ratio: number | null
+  idle_heap_kb_per_conn: number | null
+  baseline_idle_heap_kb_per_conn: number | null
+  idle_heap_ratio: number | null
   crypto_ratio: number
   crypto_seal_ratio: number
   crypto_open_ratio: number
@@ -109,6 +112,9 @@ export function summarize(r: BenchReport): Summary {
     idle_rss_kb_per_conn: r.api.idle?.kbPerConn ?? null,
     baseline_idle_rss_kb_per_conn: r.baseline.idle?.kbPerConn ?? null,
     idle_rss_ratio: ratio(r.api.idle?.kbPerConn, r.baseline.idle?.kbPerConn),
+    idle_heap_kb_per_conn: r.api.idle?.heapKbPerConn ?? null,
+    baseline_idle_heap_kb_per_conn: r.baseline.idle?.heapKbPerConn ?? null,
+    idle_heap_ratio: ratio(r.api.idle?.heapKbPerConn, r.baseline.idle?.heapKbPerConn),
     crypto_ratio: r.crypto.ratio,
     crypto_seal_ratio: r.crypto.node.sealRatio,
     crypto_open_ratio: r.crypto.node.openRatio,
@@ -234,6 +240,12 @@ export function table(r: BenchReport, s: Summary): string {
       `${s.idle_rss_kb_per_conn} KiB vs bare ws ${s.baseline_idle_rss_kb_per_conn} KiB`,
       `×${s.idle_rss_ratio}`,
       `≤ ×1.5: ${yes(s.idle_rss_ratio === null ? null : s.idle_rss_ratio <= 1.5)}`,
+    ],
+    [
+      'idle connection JS heap + buffers',
+      `${s.idle_heap_kb_per_conn} KiB vs bare ws ${s.baseline_idle_heap_kb_per_conn} KiB`,
+      `×${s.idle_heap_ratio}`,
+      `(after a forced collection; RSS leaves out kernel buffers either way)`,
     ],
     [
       'client crypto (Node)',

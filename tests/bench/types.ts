@@ -55,6 +55,11 @@ export type ToLoad =
       /** One URL, or two: members split across them (first half → 0, second half → 1). */
       urls: string[]
       auth: boolean
+      /**
+       * Connect only the set's first `upTo` sockets; a later `connect` of the same set with
+       * a larger (or no) `upTo` connects the rest.
+       */
+      upTo?: number
     }
   | {
       t: 'step'
@@ -71,6 +76,7 @@ export type ToLoad =
 
 export type FromLoad =
   | { t: 'ready'; sealed: number; sealMs: number; envelopeBytes: number }
+  /** `conns`: sockets this message connected. */
   | { t: 'connected'; conns: number; ms: number }
   | { t: 'step'; result: StepResult }
   | { t: 'settled'; rooms: RoomHeads[]; ms: number }
