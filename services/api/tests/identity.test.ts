@@ -5,7 +5,7 @@
  * Every app here runs on a test-controlled clock (`ctx.now`), so TOTP windows, lockouts,
  * invitation and token expiry are exercised without waiting. The clock only moves forward.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { SignJWT, decodeProtectedHeader, importJWK } from 'jose'
 import WebSocket from 'ws'
 import {
@@ -830,6 +830,36 @@ describe('refresh tokens and sessions', () => {
       200,
     )
     expect(await closedWithin(socket)).toBe(CloseCode.Unauthorized)
+  })
+
+  it('closes a live WebSocket when its access token expires, unless it re-authenticated in time', async () => {
+    const a = await signIn(t, fleur)
+    const stale = await openSocket(t, a.accessToken)
+    const renewed = await openSocket(t, a.accessToken)
+    const idle = await openSocket(t, a.accessToken)
+    t.clock.ms += 10 * MINUTE
+    const fresh = (await refresh(a.refreshToken)).json() as Tokens
+    const pongs = (ws: WebSocket) => {
+      let n = 0
+      ws.on('message', (d: Buffer) => {
+        if ((JSON.parse(d.toString()) as { t: string }).t === 'pong') n++
+      })
+      return () => n
+    }
+    const renewedPongs = pongs(renewed.ws)
+    const stalePongs = pongs(stale.ws)
+    renewed.ws.send(JSON.stringify({ t: 'auth', token: fresh.accessToken }))
+    renewed.ws.send(JSON.stringify({ t: 'ping' }))
+    await vi.waitFor(() => expect(renewedPongs()).toBe(1))
+    // Past the first token's 15 minutes: a frame on it is refused at once, and a socket
+    // that says nothing is closed by the sweep.
+    t.clock.ms += 6 * MINUTE
+    stale.ws.send(JSON.stringify({ t: 'ping' }))
+    expect(await closedWithin(stale)).toBe(CloseCode.AuthExpired)
+    expect(stalePongs()).toBe(0)
+    expect(await closedWithin(idle, 3000)).toBe(CloseCode.AuthExpired)
+    expect(await closedWithin(renewed, 1500)).toBe('open')
+    renewed.ws.close()
   })
 
   it('closes the live WebSocket of a session deleted from another device', async () => {

@@ -2,6 +2,8 @@
  * Real time over `/ws`: subscriptions with replay from a cursor, batched durable sends,
  * heartbeats, slow-consumer cut-off, and cross-process delivery through LISTEN/NOTIFY.
  */
+import { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
@@ -38,36 +40,53 @@ export const defaultLimits: RealtimeLimits = {
 
 let nextId = 1
 
+/**
+ * What a connection keeps of its principal: who it is and which session (for sign-outs).
+ * Not the rest (name, role, organisation, region: four more strings per idle socket).
+ */
+type Who = Pick<Principal, 'userId' | 'sessionId'> & { anonymous: boolean }
+
+function who(p: Principal): Who {
+  return { userId: p.userId, sessionId: p.sessionId, anonymous: p.anonymous === true }
+}
+
+/**
+ * Lets go of the HTTP upgrade request behind a new WebSocket. @fastify/websocket keeps it
+ * alive for the socket's whole life twice over: the TCP socket still points at the
+ * ServerResponse it made for routing (which holds the IncomingMessage with every header,
+ * the ~1 KB token among them), and its error listener on the WebSocket closes over the
+ * Fastify request and reply (with their child logger). That made an idle authenticated
+ * connection cost about three times a bare `ws` one. The caller adds its own error
+ * listener.
+ */
+function release(socket: WebSocket): void {
+  const tcp = (socket as unknown as { _socket?: { _httpMessage?: unknown } })._socket
+  const res = tcp?._httpMessage
+  if (res instanceof ServerResponse) res.detachSocket(tcp as Socket)
+  socket.removeAllListeners('error')
+}
+
 class Connection implements Subscriber {
   readonly id = nextId++
   readonly rooms = new Set<string>()
   alive = true
   private tokens: number
   private lastRefill = Date.now()
-  private expiryTimer: NodeJS.Timeout | undefined
-  private desks: Promise<string[]>
+  /** The desks this person advises, loaded on the first send made as a desk. */
+  private desks: Promise<string[]> | undefined
 
   constructor(
-    private readonly rt: Realtime,
+    readonly rt: Realtime,
     readonly socket: WebSocket,
-    public principal: Principal,
-    tokenExpiresAt: number,
+    public principal: Who,
+    /** When the access token expires (ms, on the app's clock); `Realtime` closes us then. */
+    public expiresAt: number,
   ) {
     this.tokens = rt.limits.framesPerSecond
-    this.desks = desksOf(rt.ctx.db.db, principal.userId)
-    // Awaited only for sends made as a desk; a database failure here must not go unhandled.
-    this.desks.catch(() => {})
-    this.armExpiry(tokenExpiresAt)
   }
 
-  private armExpiry(expiresAt: number): void {
-    clearTimeout(this.expiryTimer)
-    const ms = Math.max(0, expiresAt - Date.now())
-    this.expiryTimer = setTimeout(
-      () => this.close(CloseCode.AuthExpired, 'token expired'),
-      Math.min(ms, 2 ** 31 - 1),
-    )
-    this.expiryTimer.unref()
+  expired(now: number): boolean {
+    return now >= this.expiresAt
   }
 
   sendRaw(frame: Buffer | string): boolean {
@@ -90,11 +109,11 @@ class Connection implements Subscriber {
     )._socket
   }
 
-  private pacing: Promise<unknown> = Promise.resolve()
+  private pacing: Promise<unknown> | undefined
 
   paced<T>(page: () => Promise<T>): Promise<T> {
     const low = this.rt.limits.maxBufferedBytes / 4
-    const run = this.pacing.then(async () => {
+    const run = (this.pacing ?? Promise.resolve()).then(async () => {
       while (this.socket.readyState === this.socket.OPEN && this.socket.bufferedAmount > low) {
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -126,7 +145,6 @@ class Connection implements Subscriber {
   }
 
   cleanup(): void {
-    clearTimeout(this.expiryTimer)
     this.rt.hub.unsubscribeAll(this, this.rooms)
     this.rooms.clear()
   }
@@ -144,6 +162,9 @@ class Connection implements Subscriber {
   }
 
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    // Nothing is done on an expired token, even before the sweep closes the socket.
+    if (this.expired(this.rt.ctx.now().getTime()))
+      return this.close(CloseCode.AuthExpired, 'token expired')
     if (!this.takeToken()) return this.close(CloseCode.RateLimited, 'too many frames')
     if (isBinary || data.length > WS_MAX_FRAME_BYTES)
       return this.close(CloseCode.BadFrame, 'bad frame')
@@ -194,8 +215,8 @@ class Connection implements Subscriber {
       if (claims.userId !== this.principal.userId) throw new Error('other user')
       const p = await loadPrincipal(this.rt.ctx.db.db, claims.userId, claims.sessionId)
       if (!p) throw new Error('session ended')
-      this.principal = p
-      this.armExpiry(claims.expiresAt)
+      this.principal = who(p)
+      this.expiresAt = claims.expiresAt
     } catch {
       this.close(CloseCode.Unauthorized, 'authentication failed')
     }
@@ -224,6 +245,17 @@ class Connection implements Subscriber {
     }
   }
 
+  /** Whether this person advises `deskId` (the list is loaded once, when first needed). */
+  private async advises(deskId: string): Promise<boolean> {
+    this.desks ??= desksOf(this.rt.ctx.db.db, this.principal.userId)
+    try {
+      return (await this.desks).includes(deskId)
+    } catch (err) {
+      this.desks = undefined // a database failure: try again on the next send
+      throw err
+    }
+  }
+
   private async sendEvent(f: Extract<ClientFrame, { t: 'send' }>): Promise<void> {
     let body: Uint8Array
     try {
@@ -237,15 +269,15 @@ class Connection implements Subscriber {
       })
     }
     const senderId = f.as ?? this.principal.userId
-    if (f.as && !(await this.desks).includes(f.as)) {
-      return this.send({
-        t: 'err',
-        id: f.id,
-        code: 'VS_FORBIDDEN',
-        message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk',
-      })
-    }
     try {
+      if (f.as && !(await this.advises(f.as))) {
+        return this.send({
+          t: 'err',
+          id: f.id,
+          code: 'VS_FORBIDDEN',
+          message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk',
+        })
+      }
       const o = await this.rt.writer.send({
         roomId: f.room,
         kind: 'message',
@@ -267,6 +299,33 @@ class Connection implements Subscriber {
   }
 }
 
+const kConn = Symbol('vs.connection')
+type Tagged = WebSocket & { [kConn]?: Connection }
+
+function onPong(this: Tagged): void {
+  const c = this[kConn]
+  if (c) c.alive = true
+}
+
+function onSocketMessage(this: Tagged, data: Buffer, isBinary: boolean): void {
+  const c = this[kConn]
+  if (!c) return
+  c.alive = true
+  c.onMessage(data, isBinary).catch((err: unknown) =>
+    c.rt.ctx.logger.warn({ err }, 'ws frame failed'),
+  )
+}
+
+function onSocketClose(this: Tagged): void {
+  const c = this[kConn]
+  if (c) c.rt.closed(c)
+}
+
+function onSocketError(this: Tagged, err: Error): void {
+  this[kConn]?.rt.ctx.logger.debug({ err }, 'ws socket error')
+  this.terminate()
+}
+
 export class Realtime {
   /**
    * Connections whose socket is corked until the end of this event-loop turn: every frame
@@ -284,6 +343,7 @@ export class Realtime {
   private readonly connections = new Set<Connection>()
   private readonly perUser = new Map<string, number>()
   private heartbeat: NodeJS.Timeout | undefined
+  private expirySweep: NodeJS.Timeout | undefined
 
   constructor(
     readonly ctx: AppContext,
@@ -342,6 +402,16 @@ export class Realtime {
       }
     }, this.limits.heartbeatMs)
     this.heartbeat.unref()
+    // One sweep for every socket's token expiry, rather than a timer per connection (a
+    // timer and its closure are a tenth of an idle connection's memory). A socket is
+    // closed at most a second late, and answers no frame after its token expired.
+    this.expirySweep = setInterval(() => {
+      const now = this.ctx.now().getTime()
+      for (const c of this.connections) {
+        if (c.expired(now)) c.close(CloseCode.AuthExpired, 'token expired')
+      }
+    }, 1000)
+    this.expirySweep.unref()
   }
 
   /** Fan out locally and announce to other processes, after the commit. */
@@ -368,25 +438,27 @@ export class Realtime {
       return
     }
     this.perUser.set(principal.userId, count + 1)
-    const conn = new Connection(this, socket, principal, req.tokenExpiresAt)
+    release(socket)
+    const conn = new Connection(this, socket, who(principal), req.tokenExpiresAt)
     this.connections.add(conn)
     this.ctx.metrics.wsConnections.inc()
-    socket.on('pong', () => (conn.alive = true))
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      conn.alive = true
-      conn
-        .onMessage(data, isBinary)
-        .catch((err: unknown) => this.ctx.logger.warn({ err }, 'ws frame failed'))
-    })
-    socket.on('close', () => {
-      conn.cleanup()
-      this.connections.delete(conn)
-      this.ctx.metrics.wsConnections.dec()
-      const n = (this.perUser.get(principal.userId) ?? 1) - 1
-      if (n <= 0) this.perUser.delete(principal.userId)
-      else this.perUser.set(principal.userId, n)
-    })
-    socket.on('error', () => socket.terminate())
+    // Shared listeners that find the connection on the socket: no closures per socket.
+    ;(socket as Tagged)[kConn] = conn
+    socket.on('pong', onPong)
+    socket.on('message', onSocketMessage)
+    socket.on('close', onSocketClose)
+    socket.on('error', onSocketError)
+  }
+
+  /** Bookkeeping when a connection's socket has closed. */
+  closed(conn: Connection): void {
+    conn.cleanup()
+    this.connections.delete(conn)
+    this.ctx.metrics.wsConnections.dec()
+    const userId = conn.principal.userId
+    const n = (this.perUser.get(userId) ?? 1) - 1
+    if (n <= 0) this.perUser.delete(userId)
+    else this.perUser.set(userId, n)
   }
 
   /**
@@ -442,6 +514,7 @@ export class Realtime {
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat)
+    clearInterval(this.expirySweep)
     await this.writer.close()
     await this.notifier.stop()
   }

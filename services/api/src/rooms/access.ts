@@ -32,7 +32,7 @@ export async function desksOf(db: Db, userId: string): Promise<string[]> {
  */
 export async function roomAccess(
   db: Db,
-  principal: Principal,
+  principal: Pick<Principal, 'userId'>,
   roomId: string,
 ): Promise<RoomAccess> {
   const room = await db
