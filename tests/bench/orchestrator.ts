@@ -14,9 +14,9 @@ import { runCryptoBench, type CryptoResult } from './crypto-bench.js'
 import type { Profile } from './profiles.js'
 import {
   CpuMeter,
+  anonRssKb,
   benchDir,
   collectGarbage,
-  readProc,
   round1,
   round2,
   runTs,
@@ -360,8 +360,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         load: [lp.pid],
         postgres: tg.ledger === 'api' ? pgPids : [],
       }))
-    const serverRss = (tg: Target) =>
-      tg.servers.reduce((n, s) => n + (readProc(s.pid)?.rssKb ?? 0), 0)
+    /** Anonymous RSS of a target's processes (see `anonRssKb`). */
+    const serverRss = (tg: Target) => tg.servers.reduce((n, s) => n + (anonRssKb(s.pid) ?? 0), 0)
 
     /** Connects a target's sockets; on a fresh process, measures RSS per idle socket. */
     const connect = async (

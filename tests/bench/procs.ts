@@ -266,6 +266,21 @@ export interface ProcSample {
   rssKb: number
 }
 
+/**
+ * Anonymous resident memory (`RssAnon` in /proc/<pid>/status): the heap, buffers and
+ * native allocations that connections take, without the program's file-backed pages
+ * (its code and data files, shared between processes and evictable: this machine runs a
+ * DAMON `pageout` scheme that drops cold pages whenever it likes).
+ */
+export function anonRssKb(pid: number): number | undefined {
+  try {
+    const m = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function readProc(pid: number): ProcSample | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
