@@ -21,13 +21,7 @@ import { http, type Person, type TestApp } from '@vs/api/testing'
 // The operator's bootstrap (what `pnpm cli admin create` runs), as the SDK tests use it.
 import { bootstrapInvitation } from '../../services/api/src/identity/bootstrap.js'
 
-export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+export { until } from '@vs/api/testing'
 
 export function texts(items: readonly TimelineItem[]): string[] {
   return items.flatMap((i) =>

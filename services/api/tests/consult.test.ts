@@ -22,7 +22,7 @@ import {
   generateBoxKeyPair,
   generateSigningKeyPair,
 } from '@vs/crypto'
-import { http, listenTestApp, makePerson, type Person } from './helpers/index.js'
+import { http, listenTestApp, makePerson, until, type Person } from './helpers/index.js'
 
 type T = Awaited<ReturnType<typeof listenTestApp>>
 
@@ -33,14 +33,6 @@ const question: ConsultQuestion = {
   riskFactors: ['Partnergeweld', 'geïsoleerd gezin'],
   meldcodeStap: 'Stap 2 — collega en/of Veilig Thuis raadplegen',
   question: 'Moet ik melden, of kan ik eerst hulp organiseren?',
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 const bodies = (items: readonly TimelineItem[], type: string) =>

@@ -14,7 +14,7 @@ import {
 } from '@vs/client/rooms'
 import { Scheduler } from '../src/jobs/scheduler.js'
 import { raiseAlerts } from '../src/loop/notices.js'
-import { http, listenTestApp, makePerson, type Person } from './helpers/index.js'
+import { http, listenTestApp, makePerson, until, type Person } from './helpers/index.js'
 
 type T = Awaited<ReturnType<typeof listenTestApp>>
 const DAY = 24 * 3600 * 1000
@@ -267,11 +267,3 @@ describe('terugkoppeling', () => {
     expect(runs).toBe(2)
   })
 })
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}

@@ -8,6 +8,7 @@ import { createLogger } from '../src/logger.js'
 import { EVENTS_CHANNEL, Notifier, type RemoteCommit } from '../src/realtime/notifier.js'
 import type { StoredEvent } from '../src/rooms/events.js'
 import { createTestDb, type TestDb } from './helpers/test-db.js'
+import { until } from './helpers/wait.js'
 
 const event = (roomId: string, seq: number): StoredEvent => ({
   roomId,
@@ -18,14 +19,6 @@ const event = (roomId: string, seq: number): StoredEvent => ({
   createdAt: new Date(0),
   body: new Uint8Array([seq]),
 })
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe('Notifier', () => {
   let t: TestDb

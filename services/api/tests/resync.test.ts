@@ -9,7 +9,7 @@ import { RoomsClient } from '@vs/client/rooms'
 import { CloseCode, WS_AUTH_PREFIX, WS_SUBPROTOCOL } from '@vs/protocol'
 import { createLogger } from '../src/logger.js'
 import { RoomWriter } from '../src/rooms/writer.js'
-import { listenTestApp, makePerson, type Person, type TestApp } from './helpers/index.js'
+import { listenTestApp, makePerson, until, type Person, type TestApp } from './helpers/index.js'
 
 interface Socket {
   ws: WebSocket
@@ -29,14 +29,6 @@ function open(url: string, token: string): Promise<Socket> {
     ws.once('open', () => resolve({ ws, frames, closed }))
     ws.once('error', reject)
   })
-}
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 describe('resync after a lost notification connection', () => {

@@ -10,6 +10,7 @@ import {
   makePerson,
   newDevice,
   registerDevice,
+  until,
   type Person,
 } from './helpers/index.js'
 
@@ -21,14 +22,6 @@ function texts(items: readonly TimelineItem[]): string[] {
       ? [(i.content.body as { text: string }).text]
       : [],
   )
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 describe('case rooms', () => {
