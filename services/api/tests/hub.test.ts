@@ -8,6 +8,7 @@ import { createLogger } from '../src/logger.js'
 import { Hub, type Subscriber } from '../src/realtime/hub.js'
 import type { StoredEvent } from '../src/rooms/events.js'
 import { createTestDb, type TestDb } from './helpers/test-db.js'
+import { storedEvent } from './helpers/events.js'
 
 class Recorder implements Subscriber {
   private static next = 1
@@ -24,15 +25,8 @@ class Recorder implements Subscriber {
   onMembershipChange(): void {}
 }
 
-const event = (roomId: string, seq: number): StoredEvent => ({
-  roomId,
-  seq,
-  kind: 'message',
-  senderId: 'anna',
-  senderDevice: 'a1',
-  createdAt: new Date(0),
-  body: new Uint8Array(600).fill(seq & 0xff),
-})
+const event = (roomId: string, seq: number): StoredEvent =>
+  storedEvent(roomId, seq, new Uint8Array(600).fill(seq & 0xff))
 
 describe('Hub fan-out', () => {
   let t: TestDb

@@ -6,19 +6,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger } from '../src/logger.js'
 import { EVENTS_CHANNEL, Notifier, type RemoteCommit } from '../src/realtime/notifier.js'
-import type { StoredEvent } from '../src/rooms/events.js'
 import { createTestDb, type TestDb } from './helpers/test-db.js'
 import { until } from './helpers/wait.js'
+import { storedEvent } from './helpers/events.js'
 
-const event = (roomId: string, seq: number): StoredEvent => ({
-  roomId,
-  seq,
-  kind: 'message',
-  senderId: 'anna',
-  senderDevice: 'a1',
-  createdAt: new Date(0),
-  body: new Uint8Array([seq]),
-})
+const event = storedEvent
 
 describe('Notifier', () => {
   let t: TestDb
