@@ -99,7 +99,9 @@ export function authenticated(
         const p = await loadCapabilityPrincipal(ctx.db.db, capabilityHash(cap))
         if (!p) throw errors.unauthorized('Onbekende toegangssleutel / Unknown capability')
         req.principal = p
-        req.tokenExpiresAt = Date.now() + 24 * 3600 * 1000
+        // A capability does not expire; a socket on it is re-checked daily (on the app's
+        // clock, like every token expiry).
+        req.tokenExpiresAt = ctx.now().getTime() + 24 * 3600 * 1000
         return
       }
       req.principal = await authenticate(ctx, req)

@@ -247,11 +247,12 @@ class Connection implements Subscriber {
 
   /** Whether this person advises `deskId` (the list is loaded once, when first needed). */
   private async advises(deskId: string): Promise<boolean> {
-    this.desks ??= desksOf(this.rt.ctx.db.db, this.principal.userId)
+    const loading = (this.desks ??= desksOf(this.rt.ctx.db.db, this.principal.userId))
     try {
-      return (await this.desks).includes(deskId)
+      return (await loading).includes(deskId)
     } catch (err) {
-      this.desks = undefined // a database failure: try again on the next send
+      // A database failure: try again on the next send (unless a newer load started).
+      if (this.desks === loading) this.desks = undefined
       throw err
     }
   }
@@ -322,7 +323,8 @@ function onSocketClose(this: Tagged): void {
 }
 
 function onSocketError(this: Tagged, err: Error): void {
-  this[kConn]?.rt.ctx.logger.debug({ err }, 'ws socket error')
+  // A peer's protocol violation or a reset connection: worth a line, not an alarm.
+  this[kConn]?.rt.ctx.logger.info({ err }, 'ws socket error')
   this.terminate()
 }
 
@@ -448,6 +450,13 @@ export class Realtime {
     socket.on('message', onSocketMessage)
     socket.on('close', onSocketClose)
     socket.on('error', onSocketError)
+  }
+
+  /** The token expiries (ms) of a user's live connections, for tests and diagnostics. */
+  expiriesOf(userId: string): number[] {
+    return [...this.connections]
+      .filter((c) => c.principal.userId === userId)
+      .map((c) => c.expiresAt)
   }
 
   /** Bookkeeping when a connection's socket has closed. */
