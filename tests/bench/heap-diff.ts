@@ -45,18 +45,32 @@ interface Bucket {
   size: number
 }
 
-function load(file: string): Map<string, Bucket> {
+/** A parsed snapshot with the offsets of the node and edge fields used here. */
+function readSnapshot(file: string) {
   process.stderr.write(`reading ${file}…\n`)
   const s = JSON.parse(readFileSync(file, 'utf8')) as Snapshot
-  const fields = s.snapshot.meta.node_fields
-  const types = s.snapshot.meta.node_types[0]
-  const width = fields.length
-  const fType = fields.indexOf('type')
-  const fName = fields.indexOf('name')
-  const fSize = fields.indexOf('self_size')
+  const { node_fields: nf, edge_fields: ef, node_types, edge_types } = s.snapshot.meta
+  return {
+    s,
+    ntypes: node_types[0],
+    etypes: edge_types[0],
+    nw: nf.length,
+    ew: ef.length,
+    fType: nf.indexOf('type'),
+    fName: nf.indexOf('name'),
+    fSize: nf.indexOf('self_size'),
+    fEdges: nf.indexOf('edge_count'),
+    eType: ef.indexOf('type'),
+    eName: ef.indexOf('name_or_index'),
+    eTo: ef.indexOf('to_node'),
+  }
+}
+
+function load(file: string): Map<string, Bucket> {
+  const { s, ntypes, nw, fType, fName, fSize } = readSnapshot(file)
   const out = new Map<string, Bucket>()
-  for (let i = 0; i < s.nodes.length; i += width) {
-    const type = types[s.nodes[i + fType]!]!
+  for (let i = 0; i < s.nodes.length; i += nw) {
+    const type = ntypes[s.nodes[i + fType]!]!
     let name = s.strings[s.nodes[i + fName]!]!
     // Strings and numbers are named by their content: group them by type only.
     if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
@@ -82,22 +96,8 @@ function retainers(
   o: { type: string; minSize: number; samples: number; depth: number },
 ): void {
   const { type, minSize, samples, depth } = o
-  process.stderr.write(`reading ${file}…\n`)
-  const s = JSON.parse(readFileSync(file, 'utf8')) as Snapshot
-  const nf = s.snapshot.meta.node_fields
-  const ef = s.snapshot.meta.edge_fields
-  const ntypes = s.snapshot.meta.node_types[0]
-  const etypes = s.snapshot.meta.edge_types[0]
-  const nw = nf.length
-  const ew = ef.length
-  const [fType, fName, fEdges, fSize] = ['type', 'name', 'edge_count', 'self_size'].map((f) =>
-    nf.indexOf(f),
-  ) as [number, number, number, number]
-  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => ef.indexOf(f)) as [
-    number,
-    number,
-    number,
-  ]
+  const { s, ntypes, etypes, nw, ew, fType, fName, fSize, fEdges, eType, eName, eTo } =
+    readSnapshot(file)
   // One strong retainer per node (the first found) is enough to walk a chain.
   const by = new Map<number, { from: number; edge: string }>()
   let e = 0
@@ -115,11 +115,14 @@ function retainers(
   }
   const describe = (n: number) =>
     `${ntypes[s.nodes[n + fType]!]} ${JSON.stringify(s.strings[s.nodes[n + fName]!]!.slice(0, 60))} (${s.nodes[n + fSize]} B)`
+  const wanted = (n: number) =>
+    s.strings[s.nodes[n + fName]!] === name &&
+    ntypes[s.nodes[n + fType]!] === type &&
+    s.nodes[n + fSize]! >= minSize
   // What holds these objects, by the holder's kind and the reference's name.
   const holders = new Map<string, Bucket>()
   for (let n = 0; n < s.nodes.length; n += nw) {
-    if (s.strings[s.nodes[n + fName]!] !== name || ntypes[s.nodes[n + fType]!] !== type) continue
-    if (s.nodes[n + fSize]! < minSize) continue
+    if (!wanted(n)) continue
     const r = by.get(n)
     const key = r
       ? `${r.edge.replace(/^(element|hidden):\[\d+\]$/, '$1')} of ${ntypes[s.nodes[r.from + fType]!]} ${s.strings[s.nodes[r.from + fName]!]!.slice(0, 60)}`
@@ -133,8 +136,7 @@ function retainers(
     console.log(`${String(b.size).padStart(10)} ${String(b.count).padStart(7)}  ← ${key}`)
   let shown = 0
   for (let n = 0; n < s.nodes.length && shown < samples; n += nw) {
-    if (s.strings[s.nodes[n + fName]!] !== name || ntypes[s.nodes[n + fType]!] !== type) continue
-    if (s.nodes[n + fSize]! < minSize) continue
+    if (!wanted(n)) continue
     shown += 1
     console.log(`\n${describe(n)}`)
     let at = n

@@ -60,10 +60,15 @@ function who(p: Principal): Who {
  * listener.
  */
 function release(socket: WebSocket): void {
-  const tcp = (socket as unknown as { _socket?: { _httpMessage?: unknown } })._socket
-  const res = tcp?._httpMessage
-  if (res instanceof ServerResponse) res.detachSocket(tcp as Socket)
+  const tcp = tcpOf(socket)
+  const res = (tcp as { _httpMessage?: unknown } | undefined)?._httpMessage
+  if (res instanceof ServerResponse) res.detachSocket(tcp!)
   socket.removeAllListeners('error')
+}
+
+/** The TCP socket under a WebSocket (ws keeps it as `_socket`). */
+function tcpOf(socket: WebSocket): Socket | undefined {
+  return (socket as unknown as { _socket?: Socket })._socket
 }
 
 class Connection implements Subscriber {
@@ -102,11 +107,9 @@ class Connection implements Subscriber {
     return true
   }
 
-  /** The TCP socket under the WebSocket (ws keeps it as `_socket`). */
-  get tcp(): { cork(): void; uncork(): void; destroyed: boolean } | undefined {
-    return (
-      this.socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } }
-    )._socket
+  /** The TCP socket under the WebSocket. */
+  get tcp(): Socket | undefined {
+    return tcpOf(this.socket)
   }
 
   private pacing: Promise<unknown> | undefined
