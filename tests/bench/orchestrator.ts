@@ -291,6 +291,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       KEYS_DIR: path.join(tmp, 'keys'),
       // Both processes must issue and accept the same tokens.
       PUBLIC_URL: 'http://bench.localhost',
+      // The idle run opens every device's socket 1 + idleCopies times.
+      WS_MAX_CONNECTIONS_PER_USER: String(p.devicesPerPerson * (1 + p.idleCopies)),
     }
     if (o.databaseUrl) {
       db = await createEmptyPostgresDb(o.databaseUrl)
@@ -434,28 +436,47 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       }
       const before = idle ? await rss(p.idleSettleMs / 250, 'before') : { rss: 0, heap: null }
       const c = await connect()
+      let { conns, ms } = c
       if (idle) {
+        // The larger idle world: every device's socket again, `idleCopies` times, as
+        // sets of their own that are closed once measured.
+        const copies = Array.from({ length: p.idleCopies }, (_, k) => `${set}~idle${k + 1}`)
+        for (const copy of copies) {
+          const e = await lp.ask(
+            {
+              t: 'connect',
+              set: copy,
+              ledger,
+              urls: tservers.map((s) => s.url),
+              auth: ledger === 'api',
+            },
+            'connected',
+          )
+          conns += e.conns
+          ms += e.ms
+        }
         await sleep(2000)
         const after = await rss(p.idleSettleMs / 250, 'after')
+        for (const copy of copies) await lp.ask({ t: 'disconnect', set: copy }, 'disconnected')
         tg.idle = {
-          conns: c.conns,
-          connectMs: c.ms,
+          conns,
+          connectMs: ms,
           rssBeforeKb: before.rss,
           rssAfterKb: after.rss,
           // The process can give memory back to the system between the two samples (V8
           // shrinking its heap, the allocator trimming) by more than the sockets take:
           // then there is no figure, rather than a negative one.
-          kbPerConn: after.rss > before.rss ? round2((after.rss - before.rss) / c.conns) : null,
+          kbPerConn: after.rss > before.rss ? round2((after.rss - before.rss) / conns) : null,
           heapKbPerConn:
             before.heap !== null && after.heap !== null && after.heap > before.heap
-              ? round2((after.heap - before.heap) / c.conns)
+              ? round2((after.heap - before.heap) / conns)
               : null,
         }
         log(
-          `${name}: ${c.conns} more idle ${ledger === 'api' ? 'authenticated ' : ''}sockets: ` +
+          `${name}: ${conns} more idle ${ledger === 'api' ? 'authenticated ' : ''}sockets: ` +
             `RSS ${Math.round(before.rss / 1024)} → ${Math.round(after.rss / 1024)} MiB, ` +
             `${tg.idle.kbPerConn ?? 'n/a (memory given back)'} KiB per connection; ` +
-            `JS heap + buffers ${tg.idle.heapKbPerConn ?? 'n/a'} KiB per connection (connect ${c.ms} ms)`,
+            `JS heap + buffers ${tg.idle.heapKbPerConn ?? 'n/a'} KiB per connection (connect ${ms} ms)`,
         )
       } else {
         log(`${name}: ${c.conns} sockets connected in ${c.ms} ms`)

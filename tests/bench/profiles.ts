@@ -30,6 +30,12 @@ export interface Profile {
   idle: boolean
   /** How long RSS is watched after the idle sockets connected (its minimum counts). */
   idleSettleMs: number
+  /**
+   * Extra copies of every device's socket in the idle run (closed again before the knee
+   * search): a larger idle world, so that the sockets' memory stands well above RSS noise
+   * (the server's per-user socket limit is raised to match, for this benchmark only).
+   */
+  idleCopies: number
   /** Messages in the Chromium history (0: skip the browser). */
   historyMessages: number
   /** Messages per timed round of the Node crypto bench. */
@@ -63,6 +69,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     twoNode: true,
     idle: true,
     idleSettleMs: 8000,
+    idleCopies: 4,
     historyMessages: 10_000,
     cryptoMessages: 2000,
     budgetMs: 9 * 60_000,
@@ -88,6 +95,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     twoNode: true,
     idle: true,
     idleSettleMs: 3000,
+    idleCopies: 2,
     historyMessages: 2000,
     cryptoMessages: 500,
     budgetMs: 95_000,
@@ -114,6 +122,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     twoNode: true,
     idle: true,
     idleSettleMs: 1000,
+    idleCopies: 1,
     historyMessages: 0,
     cryptoMessages: 50,
     budgetMs: 120_000,
