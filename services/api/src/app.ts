@@ -179,7 +179,7 @@ export async function createApp(ctx: AppContext): Promise<App> {
   await app.register(healthRoutes(ctx))
   await app.register(authRoutes(ctx, realtime))
   await app.register(keyRoutes(ctx))
-  await app.register(adminRoutes(ctx))
+  await app.register(adminRoutes(ctx, realtime))
   await app.register(roomRoutes(ctx, realtime))
   await app.register(loopRoutes(ctx, realtime))
   await app.register(consultRoutes(ctx, realtime))

@@ -295,6 +295,47 @@ describe('adviesvraag', () => {
     expect(consult.asker_user_id).toBeNull()
   })
 
+  it('cuts a removed advisor off from the desk at once, on a socket already open', async () => {
+    const a3 = await makePerson(t.ctx, t.url, {
+      organisation: 'Veilig Thuis Twente',
+      kind: 'veilig-thuis',
+      role: 'advisor',
+      name: 'Adviseur Drie',
+    })
+    const advisors = `/api/v1/desks/${deskId}/advisors/${a3.userId}`
+    await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+    const p = track(new RoomsClient(prof.host))
+    const roomId = await askConsult(p, deskId, question)
+    const desk3 = asDesk(a3)
+    await desk3.open(roomId)
+    await desk3.sendText(roomId, 'Ik kijk ernaar.')
+
+    const removedFrom: string[] = []
+    desk3.connection['opts'].onRemoved = (room: string) => removedFrom.push(room)
+
+    // Removed from the desk: the same socket may no longer speak for it, nor follow the
+    // desk's rooms.
+    await http(t.url, 'DELETE', advisors, undefined, coord.host.token)
+    await until(() => removedFrom.includes(roomId))
+    const stored = async () =>
+      (
+        await t.ctx.db.db
+          .selectFrom('room_events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .where('room_id', '=', roomId)
+          .executeTakeFirstOrThrow()
+      ).n
+    const before = await stored()
+    await expect(desk3.sendText(roomId, 'Nog een bericht namens de desk.')).rejects.toMatchObject({
+      code: 'VS_FORBIDDEN',
+    })
+    expect(await stored()).toBe(before)
+    // Added again, the same socket may write as the desk again.
+    await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+    await desk3.sendText(roomId, 'Weer terug.')
+    expect(Number(await stored())).toBe(Number(before) + 1)
+  })
+
   it('limits tokens per professional per month', async () => {
     const other = await makePerson(t.ctx, t.url, { name: 'Kraamverzorgende' })
     await fetchTokens(other.host, 10)

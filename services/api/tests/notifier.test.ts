@@ -74,4 +74,40 @@ describe('Notifier', () => {
     stops.push(() => c.stop())
     await until(() => c.hasPeers(), 2500)
   })
+
+  it('tells the other processes whose sessions ended and whose access changed, apart', async () => {
+    const logger = createLogger('silent')
+    const heard = (label: string, log: string[]) => ({
+      ended: (m: { userId: string; sessionId?: string }) =>
+        log.push(`${label} ended ${m.userId} ${m.sessionId ?? '*'}`),
+      access: (userId: string) => log.push(`${label} access ${userId}`),
+    })
+    const log: string[] = []
+    const a = new Notifier(t.db, logger)
+    const ha = heard('a', log)
+    await a.start(
+      () => {},
+      ha.ended,
+      () => {},
+      ha.access,
+    )
+    stops.push(() => a.stop())
+    const b = new Notifier(t.db, logger)
+    const hb = heard('b', log)
+    await b.start(
+      () => {},
+      hb.ended,
+      () => {},
+      hb.access,
+    )
+    stops.push(() => b.stop())
+
+    await a.announceAccessChanged('user-1')
+    await a.announceSessionsEnded({ userId: 'user-2', sessionId: 'session-2' })
+    await b.announceSessionsEnded({ userId: 'user-3' })
+    await until(() => log.length >= 3)
+    await new Promise((r) => setTimeout(r, 200))
+    // Each reaches the other process only, as what it is.
+    expect(log.sort()).toEqual(['a ended user-3 *', 'b access user-1', 'b ended user-2 session-2'])
+  })
 })

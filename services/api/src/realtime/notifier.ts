@@ -72,6 +72,8 @@ export class Notifier {
     onSessionsEnded: (m: { userId: string; sessionId?: string }) => void = () => {},
     /** A LISTEN connection came back: what was announced while it was away is lost. */
     onMissed: () => void = () => {},
+    /** A user's access changed (e.g. removed from a desk): re-check the rooms they follow. */
+    onAccessChanged: (userId: string) => void = () => {},
   ): Promise<void> {
     const events = await this.db.listen(
       EVENTS_CHANNEL,
@@ -106,9 +108,10 @@ export class Notifier {
       SESSIONS_CHANNEL,
       (payload) => {
         try {
-          const msg = JSON.parse(payload) as { n: string; u: string; s?: string }
-          if (msg.n !== this.nodeId)
-            onSessionsEnded({ userId: msg.u, ...(msg.s ? { sessionId: msg.s } : {}) })
+          const msg = JSON.parse(payload) as { n: string; u: string; s?: string; a?: 1 }
+          if (msg.n === this.nodeId) return
+          if (msg.a) onAccessChanged(msg.u)
+          else onSessionsEnded({ userId: msg.u, ...(msg.s ? { sessionId: msg.s } : {}) })
         } catch (err) {
           this.logger.warn({ err }, 'bad notification payload')
         }
@@ -157,12 +160,17 @@ export class Notifier {
   }
 
   /** Tells the other processes to close the sockets of ended sessions (sign-out). */
-  async announceSessionsEnded(m: { userId: string; sessionId?: string }): Promise<void> {
-    const payload = JSON.stringify({
-      n: this.nodeId,
-      u: m.userId,
-      ...(m.sessionId ? { s: m.sessionId } : {}),
-    })
+  announceSessionsEnded(m: { userId: string; sessionId?: string }): Promise<void> {
+    return this.notifyUser({ u: m.userId, ...(m.sessionId ? { s: m.sessionId } : {}) })
+  }
+
+  /** Tells the other processes that a user's access changed (their sockets re-check). */
+  announceAccessChanged(userId: string): Promise<void> {
+    return this.notifyUser({ u: userId, a: 1 })
+  }
+
+  private async notifyUser(m: { u: string; s?: string; a?: 1 }): Promise<void> {
+    const payload = JSON.stringify({ n: this.nodeId, ...m })
     try {
       await sql`select pg_notify(${SESSIONS_CHANNEL}, ${payload})`.execute(this.db.db)
     } catch (err) {

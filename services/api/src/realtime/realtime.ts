@@ -13,7 +13,7 @@ import type { AppContext } from '../context.js'
 import type { Principal } from '../identity/principal.js'
 import { appendAudit } from '../audit.js'
 import { liveSessions, loadPrincipal } from '../identity/principal.js'
-import { desksOf, roomAccess } from '../rooms/access.js'
+import { advisesDesk, roomAccess } from '../rooms/access.js'
 import type { StoredEvent } from '../rooms/events.js'
 import { RoomWriter } from '../rooms/writer.js'
 import { Hub, type Subscriber } from './hub.js'
@@ -77,8 +77,6 @@ class Connection implements Subscriber {
   alive = true
   private tokens: number
   private lastRefill = Date.now()
-  /** The desks this person advises, loaded on the first send made as a desk. */
-  private desks: Promise<string[]> | undefined
 
   constructor(
     readonly rt: Realtime,
@@ -248,18 +246,6 @@ class Connection implements Subscriber {
     }
   }
 
-  /** Whether this person advises `deskId` (the list is loaded once, when first needed). */
-  private async advises(deskId: string): Promise<boolean> {
-    const loading = (this.desks ??= desksOf(this.rt.ctx.db.db, this.principal.userId))
-    try {
-      return (await loading).includes(deskId)
-    } catch (err) {
-      // A database failure: try again on the next send (unless a newer load started).
-      if (this.desks === loading) this.desks = undefined
-      throw err
-    }
-  }
-
   private async sendEvent(f: Extract<ClientFrame, { t: 'send' }>): Promise<void> {
     let body: Uint8Array
     try {
@@ -274,7 +260,9 @@ class Connection implements Subscriber {
     }
     const senderId = f.as ?? this.principal.userId
     try {
-      if (f.as && !(await this.advises(f.as))) {
+      // Asked afresh on every send as a desk (rare, one indexed row): an advisor removed
+      // from the desk loses its voice at once, also on a socket that is already open.
+      if (f.as && !(await advisesDesk(this.rt.ctx.db.db, this.principal.userId, f.as))) {
         return this.send({
           t: 'err',
           id: f.id,
@@ -395,6 +383,7 @@ export class Realtime {
       (c) => this.hub.remoteCommit(c),
       (m) => this.disconnectLocal(m),
       () => void this.resync(),
+      (userId) => this.recheckLocal(userId),
     )
     this.heartbeat = setInterval(() => {
       for (const c of this.connections) {
@@ -511,6 +500,21 @@ export class Realtime {
   disconnect(match: { userId: string; sessionId?: string }): void {
     this.disconnectLocal(match)
     void this.notifier.announceSessionsEnded(match)
+  }
+
+  /**
+   * A user's access changed without a room commit (removed as a desk's advisor): their
+   * sockets, on every process, re-check each room they follow and leave those they may no
+   * longer see.
+   */
+  accessChanged(userId: string): void {
+    this.recheckLocal(userId)
+    void this.notifier.announceAccessChanged(userId)
+  }
+
+  private recheckLocal(userId: string): void {
+    for (const c of this.connections)
+      if (c.principal.userId === userId) for (const roomId of c.rooms) c.onMembershipChange(roomId)
   }
 
   private disconnectLocal(match: { userId: string; sessionId?: string }): void {

@@ -26,6 +26,17 @@ export async function desksOf(db: Db, userId: string): Promise<string[]> {
   return rows.map((r) => r.desk_id)
 }
 
+/** Whether `userId` advises `deskId` now (one indexed row; asked on every send as a desk). */
+export async function advisesDesk(db: Db, userId: string, deskId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('desk_members')
+    .select('desk_id')
+    .where('desk_id', '=', deskId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
 /**
  * Only current members (or advisors of a member desk) may see a room at all; to anyone
  * else it does not exist (404), so room ids reveal nothing.

@@ -15,6 +15,7 @@ import {
   type OrgKind,
 } from '@vs/protocol'
 import type { AppContext } from '../context.js'
+import type { Realtime } from '../realtime/realtime.js'
 import { authenticated, principalOf } from '../auth/plugin.js'
 import { createInvitation, createOrganisation, stepUpTotp } from '../identity/accounts.js'
 import { publishDeskKey } from '../identity/keys.js'
@@ -30,7 +31,7 @@ function requireCoordinator(p: Principal): void {
 }
 
 /** Organisations, invitations and desks of the caller's region. */
-export function adminRoutes(ctx: AppContext): FastifyPluginAsync {
+export function adminRoutes(ctx: AppContext, realtime: Realtime): FastifyPluginAsync {
   return authenticated(ctx, async (inner) => {
     const app = inner.withTypeProvider<TypeBoxTypeProvider>()
     const db = ctx.db.db
@@ -365,6 +366,8 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsync {
           subjectId: desk.id,
           onBehalfOf: req.params.userId,
         })
+        // Their open sockets leave the desk's rooms now, not at their next reconnect.
+        realtime.accessChanged(req.params.userId)
         return { ok: true as const }
       },
     )
