@@ -241,13 +241,20 @@ class LoadProcess {
    * busy machine it must keep its send schedule and read receipts promptly, or its own
    * delays would be counted as the server's. The servers run at normal priority.
    */
+  /** BENCH_CPU_PROF=<dir>: the load process writes a V8 CPU profile there too. */
   static start(): LoadProcess {
+    const prof = process.env.BENCH_CPU_PROF
     return new LoadProcess(
       runTs(
         path.join(benchDir, 'load-client.ts'),
         [],
         {},
-        { ipc: true, keepOutput: 16_384, nice: -10 },
+        {
+          ipc: true,
+          keepOutput: 16_384,
+          nice: -10,
+          nodeArgs: prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [],
+        },
       ),
     )
   }
@@ -264,7 +271,11 @@ class LoadProcess {
   }
 
   async exit(): Promise<void> {
-    if (this.child.child.connected) this.child.child.send({ t: 'exit' } satisfies ToLoad)
+    if (this.child.child.connected) {
+      // Let it exit on its own first (a CPU profile is written on a clean exit only).
+      this.child.child.send({ t: 'exit' } satisfies ToLoad)
+      await Promise.race([this.child.exited, sleep(5000)])
+    }
     await this.child.stop()
   }
 }
