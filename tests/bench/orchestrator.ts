@@ -239,9 +239,9 @@ class LoadProcess {
   /**
    * The load client runs at a higher priority (nice −10) when allowed: on a shared,
    * busy machine it must keep its send schedule and read receipts promptly, or its own
-   * delays would be counted as the server's. The servers run at normal priority.
+   * delays would be counted as the server's. The servers run at normal priority. With
+   * BENCH_CPU_PROF=<dir> it writes a V8 CPU profile there too.
    */
-  /** BENCH_CPU_PROF=<dir>: the load process writes a V8 CPU profile there too. */
   static start(): LoadProcess {
     const prof = process.env.BENCH_CPU_PROF
     return new LoadProcess(

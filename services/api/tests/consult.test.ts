@@ -22,7 +22,15 @@ import {
   generateBoxKeyPair,
   generateSigningKeyPair,
 } from '@vs/crypto'
-import { http, listenTestApp, makePerson, until, type Person } from './helpers/index.js'
+import {
+  http,
+  listenPeerApp,
+  listenTestApp,
+  makePerson,
+  TestHost,
+  until,
+  type Person,
+} from './helpers/index.js'
 
 type T = Awaited<ReturnType<typeof listenTestApp>>
 
@@ -334,6 +342,37 @@ describe('adviesvraag', () => {
     await http(t.url, 'PUT', advisors, undefined, coord.host.token)
     await desk3.sendText(roomId, 'Weer terug.')
     expect(Number(await stored())).toBe(Number(before) + 1)
+  })
+
+  it('cuts a removed advisor off on another process too', async () => {
+    const peer = await listenPeerApp(t)
+    try {
+      const a4 = await makePerson(t.ctx, t.url, {
+        organisation: 'Veilig Thuis Twente',
+        kind: 'veilig-thuis',
+        role: 'advisor',
+        name: 'Adviseur Vier',
+      })
+      const advisors = `/api/v1/desks/${deskId}/advisors/${a4.userId}`
+      await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+      const roomId = await askConsult(track(new RoomsClient(prof.host)), deskId, question)
+      // The advisor's socket is on the other process; the coordinator removes them on this one.
+      const onPeer = new TestHost(peer.url, a4.userId, a4.device, a4.host.token)
+      const desk4 = asDesk({ ...a4, host: onPeer })
+      await desk4.open(roomId)
+      await desk4.sendText(roomId, 'Ik kijk ernaar.')
+      const removedFrom: string[] = []
+      desk4.connection['opts'].onRemoved = (room: string) => removedFrom.push(room)
+
+      await http(t.url, 'DELETE', advisors, undefined, coord.host.token)
+      await until(() => removedFrom.includes(roomId))
+      await expect(desk4.sendText(roomId, 'Namens de desk?')).rejects.toMatchObject({
+        code: 'VS_FORBIDDEN',
+      })
+      desk4.close()
+    } finally {
+      await peer.close()
+    }
   })
 
   it('limits tokens per professional per month', async () => {

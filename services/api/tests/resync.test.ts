@@ -1,9 +1,11 @@
 /**
  * When the LISTEN connection is lost and comes back, the notifications sent meanwhile are
  * gone. `Realtime.resync` (run on every reconnect) must catch subscribers up with what
- * another process committed, and close the sockets of sessions that ended elsewhere.
+ * another process committed, take sockets out of rooms their user may no longer see, and
+ * close the sockets of sessions that ended elsewhere.
  */
 import WebSocket from 'ws'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RoomsClient } from '@vs/client/rooms'
 import { CloseCode, WS_AUTH_PREFIX, WS_SUBPROTOCOL } from '@vs/protocol'
@@ -68,6 +70,43 @@ describe('resync after a lost notification connection', () => {
     await until(() => s.frames.some((f) => f.t === 'ev' && f.seq === 2))
     expect(s.frames.filter((f) => f.t === 'ev').map((f) => f.seq)).toEqual([1, 2])
     s.ws.close()
+  })
+
+  it('takes a socket out of a room it may no longer see, and leaves the others', async () => {
+    const gone = await open(t.url, bert.session.accessToken)
+    const stays = await open(t.url, anna.session.accessToken)
+    for (const s of [gone, stays]) {
+      s.ws.send(JSON.stringify({ t: 'sub', rooms: { [roomId]: 0 } }))
+      await until(() => s.frames.some((f) => f.t === 'subscribed'))
+    }
+    // Access lost with nothing announced to this process (as when an advisor is removed
+    // from a desk while the notification connection is down).
+    await t.ctx.db.db
+      .deleteFrom('room_members')
+      .where('room_id', '=', roomId)
+      .where('member_id', '=', bert.userId)
+      .execute()
+    await t.app.realtime.resync()
+    await until(() => gone.frames.some((f) => f.t === 'removed' && f.room === roomId))
+    await new Promise((r) => setTimeout(r, 200))
+    expect(stays.frames.some((f) => f.t === 'removed')).toBe(false)
+    expect(gone.ws.readyState).toBe(WebSocket.OPEN)
+    for (const s of [gone, stays]) s.ws.close()
+  })
+
+  it('closes a socket, rather than tell it it was removed, when the re-check fails', async () => {
+    const s = await open(t.url, anna.session.accessToken)
+    s.ws.send(JSON.stringify({ t: 'sub', rooms: { [roomId]: 0 } }))
+    await until(() => s.frames.some((f) => f.t === 'subscribed'))
+    // The access query fails (a table it reads is missing) while the rest still works.
+    await sql`alter table desk_members rename to desk_members_away`.execute(t.ctx.db.db)
+    try {
+      await t.app.realtime.resync()
+      expect(await s.closed).toBe(CloseCode.InternalError)
+    } finally {
+      await sql`alter table desk_members_away rename to desk_members`.execute(t.ctx.db.db)
+    }
+    expect(s.frames.some((f) => f.t === 'removed')).toBe(false)
   })
 
   it('closes the sockets of a session that ended meanwhile, and only those', async () => {

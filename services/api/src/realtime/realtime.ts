@@ -12,6 +12,7 @@ import { ClientFrame, CloseCode, WS_MAX_FRAME_BYTES, type ServerFrame } from '@v
 import type { AppContext } from '../context.js'
 import type { Principal } from '../identity/principal.js'
 import { appendAudit } from '../audit.js'
+import { ApiError } from '../errors.js'
 import { liveSessions, loadPrincipal } from '../identity/principal.js'
 import { advisesDesk, roomAccess } from '../rooms/access.js'
 import type { StoredEvent } from '../rooms/events.js'
@@ -77,6 +78,8 @@ class Connection implements Subscriber {
   alive = true
   /** In `Realtime.corked` this turn. */
   corked = false
+  /** Moves when this user's access changed: a subscribe in flight then checks again. */
+  accessChanges = 0
   private tokens: number
   private lastRefill = Date.now()
 
@@ -131,10 +134,18 @@ class Connection implements Subscriber {
   }
 
   onMembershipChange(roomId: string): void {
-    roomAccess(this.rt.ctx.db.db, this.principal, roomId).catch(() => {
-      this.rt.hub.unsubscribe(this, roomId)
-      this.rooms.delete(roomId)
-      this.send({ t: 'removed', room: roomId })
+    roomAccess(this.rt.ctx.db.db, this.principal, roomId).catch((err: unknown) => {
+      if (err instanceof ApiError && err.statusCode === 404) {
+        this.rt.hub.unsubscribe(this, roomId)
+        this.rooms.delete(roomId)
+        this.send({ t: 'removed', room: roomId })
+        return
+      }
+      // Not known whether they may still see it (the database failed): neither keep
+      // delivering nor tell them they were removed. The client reconnects, and its
+      // subscribe checks again.
+      this.rt.ctx.logger.warn({ err }, 'access re-check failed')
+      this.close(CloseCode.InternalError, 'try again')
     })
   }
 
@@ -228,10 +239,14 @@ class Connection implements Subscriber {
   private async subscribe(rooms: Record<string, number>): Promise<void> {
     for (const [roomId, cursor] of Object.entries(rooms)) {
       try {
+        const changes = this.accessChanges
         const access = await roomAccess(this.rt.ctx.db.db, this.principal, roomId)
         this.rooms.add(roomId)
         this.send({ t: 'subscribed', room: roomId, head: access.lastSeq })
         this.rt.hub.subscribe(this, roomId, Math.min(cursor, access.lastSeq), access.lastSeq)
+        // Their access changed while it was being checked: check again, now that the
+        // room is among those a re-check covers.
+        if (this.accessChanges !== changes) this.onMembershipChange(roomId)
         await appendAudit(this.rt.ctx.db.db, {
           event: 'room.subscribe',
           actorUserId: this.principal.userId,
@@ -504,8 +519,11 @@ export class Realtime {
       ]
       const alive = await liveSessions(db, sessions)
       for (const c of this.connections) {
-        if (!c.principal.anonymous && !alive.has(c.principal.sessionId))
-          c.close(CloseCode.Unauthorized, 'signed out')
+        if (c.principal.anonymous) continue
+        if (!alive.has(c.principal.sessionId)) c.close(CloseCode.Unauthorized, 'signed out')
+        // An access change announced while we were not listening (an advisor removed from
+        // a desk) would otherwise go unnoticed until they reconnect.
+        else this.recheck(c)
       }
     } catch (err) {
       this.ctx.logger.warn({ err }, 'resync after a lost notification connection failed')
@@ -529,8 +547,12 @@ export class Realtime {
   }
 
   private recheckLocal(userId: string): void {
-    for (const c of this.connections)
-      if (c.principal.userId === userId) for (const roomId of c.rooms) c.onMembershipChange(roomId)
+    for (const c of this.connections) if (c.principal.userId === userId) this.recheck(c)
+  }
+
+  private recheck(c: Connection): void {
+    c.accessChanges++
+    for (const roomId of c.rooms) c.onMembershipChange(roomId)
   }
 
   private disconnectLocal(match: { userId: string; sessionId?: string }): void {

@@ -353,6 +353,9 @@ export function adminRoutes(ctx: AppContext, realtime: Realtime): FastifyPluginA
           .executeTakeFirst()
         if (Number(res.numDeletedRows) === 0)
           throw errors.notFound('Adviseur niet gevonden / Advisor not found')
+        // Their open sockets leave the desk's rooms now, not at their next reconnect (and
+        // before anything below can fail).
+        realtime.accessChanged(req.params.userId)
         // The leaver's devices hold the desk key: a remaining advisor must rotate it.
         await db
           .updateTable('desks')
@@ -366,8 +369,6 @@ export function adminRoutes(ctx: AppContext, realtime: Realtime): FastifyPluginA
           subjectId: desk.id,
           onBehalfOf: req.params.userId,
         })
-        // Their open sockets leave the desk's rooms now, not at their next reconnect.
-        realtime.accessChanged(req.params.userId)
         return { ok: true as const }
       },
     )

@@ -67,3 +67,25 @@ export async function listenTestApp(
   const port = typeof addr === 'object' && addr ? addr.port : 0
   return { ...t, url: `http://127.0.0.1:${port}` }
 }
+
+/**
+ * A second app on `t`'s database with the same server keys, listening on its own port:
+ * another API process in all but the OS process (its own realtime hub, writer and
+ * notifier), for what has to work across processes. Close it before `t`.
+ */
+export async function listenPeerApp(
+  t: TestApp,
+  overrides: Partial<ServerConfig> = {},
+): Promise<{ app: App; ctx: AppContext; url: string; close(): Promise<void> }> {
+  const cfg = testConfig({ ...t.ctx.cfg, ...overrides })
+  const ctx = await AppContext.fromConfig(cfg, {
+    db: t.ctx.db,
+    keys: t.ctx.keys,
+    logger: createLogger(cfg.logLevel),
+  })
+  const app = await createApp(ctx)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return { app, ctx, url: `http://127.0.0.1:${port}`, close: () => app.close() }
+}
