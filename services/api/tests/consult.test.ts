@@ -65,6 +65,25 @@ describe('adviesvraag', () => {
       }),
     )
 
+  /** A new advisor of the desk, and the path that adds (PUT) or removes (DELETE) them. */
+  const newAdvisor = async (name: string) => {
+    const a = await makePerson(t.ctx, t.url, {
+      organisation: 'Veilig Thuis Twente',
+      kind: 'veilig-thuis',
+      role: 'advisor',
+      name,
+    })
+    const path = `/api/v1/desks/${deskId}/advisors/${a.userId}`
+    await http(t.url, 'PUT', path, undefined, coord.host.token)
+    return { a, path }
+  }
+  /** The rooms a client's socket is told it was removed from, as they come. */
+  const removals = (c: RoomsClient) => {
+    const rooms: string[] = []
+    c.connection['opts'].onRemoved = (room: string) => rooms.push(room)
+    return rooms
+  }
+
   beforeAll(async () => {
     t = await listenTestApp({ logLevel: process.env.VS_TEST_LOG ?? 'silent' })
     const vt = { organisation: 'Veilig Thuis Twente', kind: 'veilig-thuis' as const }
@@ -304,22 +323,14 @@ describe('adviesvraag', () => {
   })
 
   it('cuts a removed advisor off from the desk at once, on a socket already open', async () => {
-    const a3 = await makePerson(t.ctx, t.url, {
-      organisation: 'Veilig Thuis Twente',
-      kind: 'veilig-thuis',
-      role: 'advisor',
-      name: 'Adviseur Drie',
-    })
-    const advisors = `/api/v1/desks/${deskId}/advisors/${a3.userId}`
-    await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+    const { a: a3, path: advisors } = await newAdvisor('Adviseur Drie')
     const p = track(new RoomsClient(prof.host))
     const roomId = await askConsult(p, deskId, question)
     const desk3 = asDesk(a3)
     await desk3.open(roomId)
     await desk3.sendText(roomId, 'Ik kijk ernaar.')
 
-    const removedFrom: string[] = []
-    desk3.connection['opts'].onRemoved = (room: string) => removedFrom.push(room)
+    const removedFrom = removals(desk3)
 
     // Removed from the desk: the same socket may no longer speak for it, nor follow the
     // desk's rooms.
@@ -347,22 +358,14 @@ describe('adviesvraag', () => {
   it('cuts a removed advisor off on another process too', async () => {
     const peer = await listenPeerApp(t)
     try {
-      const a4 = await makePerson(t.ctx, t.url, {
-        organisation: 'Veilig Thuis Twente',
-        kind: 'veilig-thuis',
-        role: 'advisor',
-        name: 'Adviseur Vier',
-      })
-      const advisors = `/api/v1/desks/${deskId}/advisors/${a4.userId}`
-      await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+      const { a: a4, path: advisors } = await newAdvisor('Adviseur Vier')
       const roomId = await askConsult(track(new RoomsClient(prof.host)), deskId, question)
       // The advisor's socket is on the other process; the coordinator removes them on this one.
       const onPeer = new TestHost(peer.url, a4.userId, a4.device, a4.host.token)
       const desk4 = asDesk({ ...a4, host: onPeer })
       await desk4.open(roomId)
       await desk4.sendText(roomId, 'Ik kijk ernaar.')
-      const removedFrom: string[] = []
-      desk4.connection['opts'].onRemoved = (room: string) => removedFrom.push(room)
+      const removedFrom = removals(desk4)
 
       await http(t.url, 'DELETE', advisors, undefined, coord.host.token)
       await until(() => removedFrom.includes(roomId))

@@ -76,31 +76,21 @@ describe('Notifier', () => {
   })
 
   it('tells the other processes whose sessions ended and whose access changed, apart', async () => {
-    const logger = createLogger('silent')
-    const heard = (label: string, log: string[]) => ({
-      ended: (m: { userId: string; sessionId?: string }) =>
-        log.push(`${label} ended ${m.userId} ${m.sessionId ?? '*'}`),
-      access: (userId: string) => log.push(`${label} access ${userId}`),
-    })
     const log: string[] = []
-    const a = new Notifier(t.db, logger)
-    const ha = heard('a', log)
-    await a.start(
-      () => {},
-      ha.ended,
-      () => {},
-      ha.access,
-    )
-    stops.push(() => a.stop())
-    const b = new Notifier(t.db, logger)
-    const hb = heard('b', log)
-    await b.start(
-      () => {},
-      hb.ended,
-      () => {},
-      hb.access,
-    )
-    stops.push(() => b.stop())
+    /** A started notifier that logs what it hears of sessions and access, as `label`. */
+    const listening = async (label: string) => {
+      const n = new Notifier(t.db, createLogger('silent'))
+      await n.start(
+        () => {},
+        (m) => log.push(`${label} ended ${m.userId} ${m.sessionId ?? '*'}`),
+        () => {},
+        (userId) => log.push(`${label} access ${userId}`),
+      )
+      stops.push(() => n.stop())
+      return n
+    }
+    const a = await listening('a')
+    const b = await listening('b')
 
     await a.announceAccessChanged('user-1')
     await a.announceSessionsEnded({ userId: 'user-2', sessionId: 'session-2' })
