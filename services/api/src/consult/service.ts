@@ -20,6 +20,7 @@ import { createError, errors } from '../errors.js'
 import { appendAudit } from '../audit.js'
 import { capabilityHash } from '../auth/plugin.js'
 import { createRoom, insertGenesis, checkMembersInRegion } from '../rooms/chain.js'
+import { advisesDesk } from '../rooms/access.js'
 import type { StoredEvent } from '../rooms/events.js'
 import { issuerKey, periodOf } from './tokens.js'
 
@@ -195,13 +196,8 @@ async function requireAdvisor(
   principal: Principal,
   deskId: string,
 ): Promise<void> {
-  const m = await ctx.db.db
-    .selectFrom('desk_members')
-    .select('user_id')
-    .where('desk_id', '=', deskId)
-    .where('user_id', '=', principal.userId)
-    .executeTakeFirst()
-  if (!m) throw errors.forbidden('Alleen adviseurs van deze desk / Only advisors of this desk')
+  if (!(await advisesDesk(ctx.db.db, principal.userId, deskId)))
+    throw errors.forbidden('Alleen adviseurs van deze desk / Only advisors of this desk')
 }
 
 export async function deskConsults(
@@ -311,13 +307,7 @@ export async function handOver(
     throw errors.forbidden(
       'Alleen wie de vraag heeft opgepakt kan overdragen / Only the claimer can hand over',
     )
-  const m = await ctx.db.db
-    .selectFrom('desk_members')
-    .select('user_id')
-    .where('desk_id', '=', c.desk_id)
-    .where('user_id', '=', to)
-    .executeTakeFirst()
-  if (!m)
+  if (!(await advisesDesk(ctx.db.db, to, c.desk_id)))
     throw errors.badRequest(
       'Collega is geen adviseur van deze desk / Colleague is not an advisor of this desk',
     )

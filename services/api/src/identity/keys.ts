@@ -38,6 +38,7 @@ import type { AppContext } from '../context.js'
 import type { Database } from '../db/schema.js'
 import { createError, errors } from '../errors.js'
 import { appendAudit } from '../audit.js'
+import { advisesDesk } from '../rooms/access.js'
 
 type Trx = Transaction<Database>
 
@@ -508,13 +509,8 @@ export async function publishDeskKey(
       .executeTakeFirst()
     if (!desk || desk.region_id !== actor.regionId)
       throw errors.notFound('Desk niet gevonden / Desk not found')
-    const member = await trx
-      .selectFrom('desk_members')
-      .select('user_id')
-      .where('desk_id', '=', deskId)
-      .where('user_id', '=', actor.userId)
-      .executeTakeFirst()
-    if (!member && actor.role !== 'coordinator') throw errors.forbidden()
+    if (actor.role !== 'coordinator' && !(await advisesDesk(trx, actor.userId, deskId)))
+      throw errors.forbidden()
     let cert
     try {
       cert = deskKeyCertFromJSON(certJson)

@@ -26,7 +26,7 @@ export async function desksOf(db: Db, userId: string): Promise<string[]> {
   return rows.map((r) => r.desk_id)
 }
 
-/** Whether `userId` advises `deskId` now (one indexed row; asked on every send as a desk). */
+/** Whether `userId` advises `deskId` now (one indexed row; also asked on every send as a desk). */
 export async function advisesDesk(db: Db, userId: string, deskId: string): Promise<boolean> {
   const row = await db
     .selectFrom('desk_members')

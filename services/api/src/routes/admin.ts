@@ -22,6 +22,7 @@ import { publishDeskKey } from '../identity/keys.js'
 import type { Principal } from '../identity/principal.js'
 import { errors } from '../errors.js'
 import { appendAudit, auditRecordJson } from '../audit.js'
+import { advisesDesk } from '../rooms/access.js'
 import { errorResponses } from './schemas.js'
 
 function requireCoordinator(p: Principal): void {
@@ -434,13 +435,7 @@ export function adminRoutes(ctx: AppContext, realtime: Realtime): FastifyPluginA
       async (req) => {
         const p = principalOf(req)
         const desk = await deskInRegion(p, req.params.deskId)
-        const member = await db
-          .selectFrom('desk_members')
-          .select('user_id')
-          .where('desk_id', '=', desk.id)
-          .where('user_id', '=', p.userId)
-          .executeTakeFirst()
-        if (!member)
+        if (!(await advisesDesk(db, p.userId, desk.id)))
           throw errors.forbidden(
             'Je bent geen adviseur van deze desk / Not an advisor of this desk',
           )
