@@ -14,8 +14,14 @@
  *
  * Sender and receivers live in this one process, so send and receive times are read
  * from one clock (`performance.now()`).
+ *
+ * With BENCH_TRACE=<dir>, every step also writes `<label>-<rate>-<step>.csv` there: per
+ * message its scheduled send time (ms from the step's start), how late the send loop sent
+ * it, its ack latency and its slowest delivery (both from the scheduled time), to see
+ * whether a tail is spread out or clustered in stalls.
  */
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import WebSocket from 'ws'
 import { randomBytes } from 'node:crypto'
 import { cryptoReady } from '@vs/crypto'
@@ -61,6 +67,8 @@ class Step {
   readonly bodies: string[]
   readonly delivered: Uint8Array
   readonly lat: Float64Array
+  /** Per message, its slowest delivery (BENCH_TRACE). */
+  readonly worst: Float64Array
   readonly lag: Float64Array
   latN = 0
   sent = 0
@@ -84,6 +92,7 @@ class Step {
     this.bodies = new Array<string>(n)
     this.delivered = new Uint8Array(n)
     this.lat = new Float64Array(n * members)
+    this.worst = new Float64Array(n)
     this.lag = new Float64Array(n)
   }
 
@@ -99,7 +108,9 @@ class Step {
     }
     if (body !== this.bodies[i]) this.mismatched++
     this.deliveredTotal++
-    this.lat[this.latN++] = t - this.sendAt[i]!
+    const l = t - this.sendAt[i]!
+    this.lat[this.latN++] = l
+    if (l > this.worst[i]!) this.worst[i] = l
   }
 }
 
@@ -425,6 +436,7 @@ async function step(cmd: Extract<ToLoad, { t: 'step' }>): Promise<void> {
   let k = 0
   for (let i = 0; i < n; i++) if (s.ackAt[i]! > 0) acks[k++] = s.ackAt[i]! - s.sendAt[i]!
   const lag = percentiles(s.lag)
+  if (process.env.BENCH_TRACE) await writeTrace(process.env.BENCH_TRACE, cmd, s, t0)
   const result: StepResult = {
     label: cmd.label,
     rate: cmd.rate,
@@ -447,6 +459,24 @@ async function step(cmd: Extract<ToLoad, { t: 'step' }>): Promise<void> {
     tailMs: Math.round(tailMs),
   }
   send({ t: 'step', result })
+}
+
+async function writeTrace(
+  dir: string,
+  cmd: { label: string; rate: number },
+  s: Step,
+  t0: number,
+): Promise<void> {
+  const lines = ['sent_ms,send_lag_ms,ack_ms,worst_delivery_ms']
+  for (let i = 0; i < s.n; i++) {
+    const ack = s.ackAt[i]! > 0 ? (s.ackAt[i]! - s.sendAt[i]!).toFixed(2) : ''
+    lines.push(
+      `${(s.sendAt[i]! - t0).toFixed(2)},${s.lag[i]!.toFixed(2)},${ack},${s.worst[i]!.toFixed(2)}`,
+    )
+  }
+  await mkdir(dir, { recursive: true })
+  const name = `${cmd.label.replace(/\W+/g, '_')}-${cmd.rate}-${s.no}.csv`
+  await writeFile(path.join(dir, name), lines.join('\n') + '\n')
 }
 
 process.on('message', (msg: ToLoad) => {

@@ -240,7 +240,8 @@ class LoadProcess {
    * The load client runs at a higher priority (nice −10) when allowed: on a shared,
    * busy machine it must keep its send schedule and read receipts promptly, or its own
    * delays would be counted as the server's. The servers run at normal priority. With
-   * BENCH_CPU_PROF=<dir> it writes a V8 CPU profile there too.
+   * BENCH_CPU_PROF=<dir> it writes a V8 CPU profile there too; with BENCH_TRACE=<dir>, a
+   * CSV of every message's latencies per step (see load-client.ts).
    */
   static start(): LoadProcess {
     const prof = process.env.BENCH_CPU_PROF
@@ -248,7 +249,7 @@ class LoadProcess {
       runTs(
         path.join(benchDir, 'load-client.ts'),
         [],
-        {},
+        process.env.BENCH_TRACE ? { BENCH_TRACE: path.resolve(process.env.BENCH_TRACE) } : {},
         {
           ipc: true,
           keepOutput: 16_384,
