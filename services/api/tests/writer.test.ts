@@ -194,38 +194,46 @@ describe('RoomWriter on the test database', () => {
     ])
   })
 
-  it("sends the next batch's statement before acknowledging and publishing the last one", async () => {
-    const room = await makeRoom(t.db, { anna: ['a1'] })
-    const log: string[] = []
-    let second: Promise<InsertOutcome> | undefined
-    const prepared = t.db.prepared.bind(t.db)
-    const spy: Db['prepared'] = (name, text, values) => {
-      log.push(`statement ${(values[4] as string[]).join(',')}`)
-      // Queued while the first statement is out: it goes in the next batch.
-      second ??= w.send(msg(room, 'anna', 'a1', 'pipe-2'))
-      return prepared(name, text, values)
-    }
-    const w = new RoomWriter(
-      Object.assign(Object.create(t.db) as Db, { prepared: spy }),
-      logger,
-      (events) => log.push(`published ${events.map((e) => e.seq).join(',')}`),
-    )
-    try {
-      const first = w.send(msg(room, 'anna', 'a1', 'pipe-1'))
-      void first.then((o) => log.push(`acked ${o.ok && o.seq}`))
-      await first
-      const o2 = await second!
-      log.push(`acked ${o2.ok && o2.seq}`)
-    } finally {
-      await w.close()
-    }
-    // The second statement went out before the first batch was published (and so before
-    // its fan-out); batches still publish and acknowledge in order.
-    expect(log.slice(0, 3)).toEqual(['statement pipe-1', 'statement pipe-2', 'published 1'])
-    expect(log.filter((l) => l.startsWith('published'))).toEqual(['published 1', 'published 2'])
-    expect(log.filter((l) => l.startsWith('acked'))).toEqual(['acked 1', 'acked 2'])
-    expect(await seqs(t.db, room)).toEqual([1, 2])
-  })
+  it.each([true, false])(
+    "sends the next batch's statement before publishing the last one only with overlap (%s)",
+    async (overlap) => {
+      const room = await makeRoom(t.db, { anna: ['a1'] })
+      const log: string[] = []
+      let second: Promise<InsertOutcome> | undefined
+      const prepared = t.db.prepared.bind(t.db)
+      const spy: Db['prepared'] = (name, text, values) => {
+        log.push(`statement ${(values[4] as string[]).join(',')}`)
+        // Queued while the first statement is out: it goes in the next batch.
+        second ??= w.send(msg(room, 'anna', 'a1', 'pipe-2'))
+        return prepared(name, text, values)
+      }
+      const w = new RoomWriter(
+        Object.assign(Object.create(t.db) as Db, { prepared: spy }),
+        logger,
+        (events) => log.push(`published ${events.map((e) => e.seq).join(',')}`),
+        { overlap: () => overlap },
+      )
+      try {
+        const first = w.send(msg(room, 'anna', 'a1', 'pipe-1'))
+        void first.then((o) => log.push(`acked ${o.ok && o.seq}`))
+        await first
+        const o2 = await second!
+        log.push(`acked ${o2.ok && o2.seq}`)
+      } finally {
+        await w.close()
+      }
+      // The second statement went out before the first batch was published (and so before
+      // its fan-out); batches still publish and acknowledge in order.
+      expect(log.slice(0, 3)).toEqual(
+        overlap
+          ? ['statement pipe-1', 'statement pipe-2', 'published 1']
+          : ['statement pipe-1', 'published 1', 'acked 1'],
+      )
+      expect(log.filter((l) => l.startsWith('published'))).toEqual(['published 1', 'published 2'])
+      expect(log.filter((l) => l.startsWith('acked'))).toEqual(['acked 1', 'acked 2'])
+      expect(await seqs(t.db, room)).toEqual([1, 2])
+    },
+  )
 
   it.each([1, 4])(
     'keeps every room gap-free under many concurrent senders (%i lanes)',

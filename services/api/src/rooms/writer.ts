@@ -12,6 +12,9 @@
  * When a statement stored its whole batch, the lane's next statement is sent before that
  * batch is acknowledged and fanned out, so PostgreSQL commits the next batch while this
  * process delivers the last (docs/benchmarks.md, session 6: the writer's queue wait halved).
+ * Only while `overlap()` says so: the app turns it off while other processes write too,
+ * where a statement sent at once queues on the rooms another process's statement holds,
+ * and a two-process run did worse with it.
  *
  * Each batch is one autocommit statement (`appendMessages`); what that statement leaves out
  * (retries, refusals, races with a commit) goes through the careful path, `insertEvents`
@@ -73,6 +76,8 @@ export interface WriterOptions {
   maxBatch?: number
   /** Statements in flight at once, each for its own share of the rooms (default 1). */
   lanes?: number
+  /** Whether to send a lane's next statement before publishing the last (default: yes). */
+  overlap?: () => boolean
 }
 
 export class RoomWriter {
@@ -80,6 +85,7 @@ export class RoomWriter {
   private readonly onStored: (roomId: string, seq: number) => void
   private readonly observer: WriterObserver | undefined
   private readonly maxBatch: number
+  private readonly overlap: () => boolean
   private closed = false
 
   constructor(
@@ -91,6 +97,7 @@ export class RoomWriter {
     this.onStored = opts.onStored ?? (() => {})
     this.observer = opts.observer
     this.maxBatch = opts.maxBatch ?? 512
+    this.overlap = opts.overlap ?? (() => true)
     this.lanes = Array.from({ length: opts.lanes ?? 1 }, () => ({
       queue: [],
       scheduled: false,
@@ -132,13 +139,17 @@ export class RoomWriter {
       if (released) return
       released = true
       lane.busy = false
-      // At once rather than on the next turn: the next statement goes out before this
-      // batch's acks and fan-out run (`write` defers them by a tick), so PostgreSQL works
-      // on it while this process delivers.
+      this.schedule(lane)
+    }
+    /** Frees the lane and sends its next statement now, before this batch is published. */
+    const overlapNext = (): void => {
+      if (released) return
+      released = true
+      lane.busy = false
       if (lane.queue.length > 0) void this.flush(lane)
     }
     try {
-      await this.write(batch, release)
+      await this.write(batch, this.overlap() ? overlapNext : undefined)
     } finally {
       release()
     }
@@ -149,7 +160,7 @@ export class RoomWriter {
    * acknowledged and published before the careful path runs, so a failure there can only
    * refuse the sends that are not stored.
    */
-  private async write(batch: Pending[], release: () => void): Promise<void> {
+  private async write(batch: Pending[], overlapNext?: () => void): Promise<void> {
     // The same send twice in one batch (a quick retry): the second gets the first's outcome.
     const first = new Map<string, number>()
     const unique: NewEvent[] = []
@@ -190,13 +201,13 @@ export class RoomWriter {
         for (const [key, e] of fast) {
           outcomes.set(key, { ok: true, seq: e.seq, duplicate: false, event: e })
         }
-        if (fast.size === unique.length) {
+        if (overlapNext && fast.size === unique.length) {
           // All stored: nothing can go to the careful path, so the lane is free, and the
           // next batch's statement is sent (the pool hands it a connection on the next
           // tick) before this batch is acknowledged and published on the tick after.
           // Batches still publish in order: each one's tick is queued before the next
           // statement can even complete.
-          release()
+          overlapNext()
           process.nextTick(() => {
             try {
               settle(outcomes)
