@@ -135,23 +135,18 @@ export class RoomWriter {
     }
     lane.busy = true
     let released = false
-    const release = (): void => {
+    /** Frees the lane; its next statement goes out now (overlap) or on the next turn. */
+    const release = (now: boolean): void => {
       if (released) return
       released = true
       lane.busy = false
-      this.schedule(lane)
-    }
-    /** Frees the lane and sends its next statement now, before this batch is published. */
-    const overlapNext = (): void => {
-      if (released) return
-      released = true
-      lane.busy = false
-      if (lane.queue.length > 0) void this.flush(lane)
+      if (!now) this.schedule(lane)
+      else if (lane.queue.length > 0) void this.flush(lane)
     }
     try {
-      await this.write(batch, this.overlap() ? overlapNext : undefined)
+      await this.write(batch, this.overlap() ? () => release(true) : undefined)
     } finally {
-      release()
+      release(false)
     }
   }
 
