@@ -9,6 +9,8 @@ import { Hub, type Subscriber } from '../src/realtime/hub.js'
 import type { StoredEvent } from '../src/rooms/events.js'
 import { createTestDb, type TestDb } from './helpers/test-db.js'
 import { storedEvent } from './helpers/events.js'
+import { makeRoom } from './helpers/rooms.js'
+import { until } from './helpers/wait.js'
 
 class Recorder implements Subscriber {
   private static next = 1
@@ -22,7 +24,11 @@ class Recorder implements Subscriber {
   paced<T>(page: () => Promise<T>): Promise<T> {
     return page()
   }
-  onMembershipChange(): void {}
+  /** Rooms whose access it was asked to re-check, in order. */
+  readonly rechecks: string[] = []
+  onMembershipChange(roomId: string): void {
+    this.rechecks.push(roomId)
+  }
 }
 
 const event = (roomId: string, seq: number): StoredEvent =>
@@ -69,5 +75,40 @@ describe('Hub fan-out', () => {
     })
     // 54,000 frames went out, and the event loop turned in between.
     expect(turns).toBeGreaterThan(1)
+  })
+
+  it('re-checks access after a replay that carried a membership commit', async () => {
+    // A subscribe read the room's head (1) and the member's access before a commit that
+    // removed them (2) was stored and fanned out to the room's other subscriber here. The
+    // hub then replays 1 and 2 to the new subscriber from the database: it must also have
+    // them re-check their access, as live delivery of a commit does, or a removed member
+    // goes on receiving the room's events until they reconnect.
+    const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
+    await t.db.db
+      .insertInto('room_events')
+      .values(
+        (['message', 'commit'] as const).map((kind, i) => ({
+          room_id: room,
+          seq: i + 1,
+          kind,
+          sender_id: 'anna',
+          sender_device: 'a1',
+          idem_key: `k${i + 1}`,
+          body: new Uint8Array([i + 1]),
+        })),
+      )
+      .execute()
+    await t.db.db.updateTable('rooms').set({ last_seq: 2 }).where('id', '=', room).execute()
+
+    const hub = new Hub(t.db.db, createLogger('silent'))
+    const anna = new Recorder()
+    hub.subscribe(anna, room, 2, 2)
+    const bert = new Recorder()
+    hub.subscribe(bert, room, 0, 1)
+    await until(() => bert.frames.length === 2)
+    expect(bert.frames.map((f) => f.seq)).toEqual([1, 2])
+    await until(() => bert.rechecks.length > 0)
+    expect(bert.rechecks).toEqual([room])
+    expect(anna.frames).toEqual([])
   })
 })

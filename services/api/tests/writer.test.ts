@@ -6,7 +6,6 @@
  */
 import type { Transaction } from 'kysely'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { randomId } from '@vs/crypto'
 import type { Db } from '../src/db/index.js'
 import type { Database } from '../src/db/schema.js'
 import { createLogger } from '../src/logger.js'
@@ -15,45 +14,9 @@ import type { InsertOutcome, NewEvent, StoredEvent } from '../src/rooms/events.j
 import { RoomWriter } from '../src/rooms/writer.js'
 import { requirePostgres } from '../../../tests/e2e/helpers/cluster.js'
 import { createTemplate, createTestDb, type TestDb } from './helpers/test-db.js'
+import { makeRoom } from './helpers/rooms.js'
 
 const logger = createLogger('silent')
-
-async function makeRoom(
-  db: Db,
-  members: Record<string, string[]>,
-  opts: { closed?: boolean } = {},
-): Promise<string> {
-  const id = randomId()
-  await db.db
-    .insertInto('regions')
-    .values({ id: `r-${id}`, name: `Regio ${id}` })
-    .execute()
-  await db.db
-    .insertInto('rooms')
-    .values({
-      id,
-      kind: 'case',
-      region_id: `r-${id}`,
-      head_hash: new Uint8Array(32),
-      epoch: 0,
-      last_seq: 0,
-      ...(opts.closed ? { closed_at: new Date() } : {}),
-    })
-    .execute()
-  for (const [member, devices] of Object.entries(members)) {
-    await db.db
-      .insertInto('room_members')
-      .values({
-        room_id: id,
-        member_id: member,
-        member_kind: 'user',
-        role: 'member',
-        devices: JSON.stringify(devices),
-      })
-      .execute()
-  }
-  return id
-}
 
 function msg(roomId: string, senderId: string, senderDevice: string, idem: string): NewEvent {
   return {

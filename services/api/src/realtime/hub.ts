@@ -233,10 +233,16 @@ export class Hub {
           const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
           // Unsubscribed (or removed from the room) meanwhile: nothing more goes out.
           if (events.length === 0 || !current()) return false
+          let commits = false
           for (const e of events) {
             if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return false
             sub.cursor = e.seq
+            if (e.kind === 'commit') commits = true
           }
+          // A membership commit replayed here may be one that removed them after their
+          // subscribe checked access (it reached this hub's other subscribers live, before
+          // this one was registered): ask again, once per page, as live delivery does.
+          if (commits) sub.subscriber.onMembershipChange(roomId)
           return true
         })
         if (!more) break
