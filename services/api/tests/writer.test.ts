@@ -4,7 +4,7 @@
  * statement must leave to the careful path (a commit or a close while it waits for the
  * room's lock, a retry stored by another process), on a real PostgreSQL for the races.
  */
-import type { Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Db } from '../src/db/index.js'
 import type { Database } from '../src/db/schema.js'
@@ -14,7 +14,7 @@ import type { InsertOutcome, NewEvent, StoredEvent } from '../src/rooms/events.j
 import { RoomWriter } from '../src/rooms/writer.js'
 import { requirePostgres } from '../../../tests/e2e/helpers/cluster.js'
 import { createTemplate, createTestDb, type TestDb } from './helpers/test-db.js'
-import { makeRoom } from './helpers/rooms.js'
+import { makeDesk, makeRoom } from './helpers/rooms.js'
 
 const logger = createLogger('silent')
 
@@ -46,6 +46,14 @@ async function head(db: Db, roomId: string): Promise<number> {
     .where('id', '=', roomId)
     .executeTakeFirstOrThrow()
   return r.last_seq
+}
+
+/** Whether a session of this database is waiting for a lock (PostgreSQL). */
+async function waitingOnALock(db: Db): Promise<boolean> {
+  const r = await sql<{ n: number }>`
+    select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock'`.execute(db.db)
+  return r.rows[0]!.n > 0
 }
 
 const range = (from: number, to: number) =>
@@ -241,6 +249,41 @@ describe('RoomWriter on the test database', () => {
   }
 })
 
+describe('RoomWriter sending for a desk', () => {
+  let t: TestDb
+  beforeAll(async () => {
+    t = await createTestDb(inject('dbTemplate'))
+  })
+  afterAll(async () => t.close())
+
+  it('stores a message for a desk only from one of its advisors', async () => {
+    const { deskId, advisorIds } = await makeDesk(t.db, 2)
+    const [ina, jan] = advisorIds as [string, string]
+    const room = await makeRoom(t.db, { [deskId]: ['v1'] })
+    const writer = new RoomWriter(t.db, logger, () => {})
+    const asDesk = (idem: string, actor: string) => ({ ...msg(room, deskId, 'v1', idem), actor })
+    expect(await writer.send(asDesk('d-0001', ina))).toMatchObject({ ok: true, seq: 1 })
+    await t.db.db
+      .deleteFrom('desk_members')
+      .where('desk_id', '=', deskId)
+      .where('user_id', '=', ina)
+      .execute()
+    const [removed, stays] = await Promise.all([
+      writer.send(asDesk('d-0002', ina)),
+      writer.send(asDesk('d-0003', jan)),
+    ])
+    expect(removed).toMatchObject({ ok: false, code: 'VS_FORBIDDEN' })
+    expect(stays).toMatchObject({ ok: true, seq: 2 })
+    // Not someone who never advised it, either.
+    expect(await writer.send(asDesk('d-0004', 'anna'))).toMatchObject({
+      ok: false,
+      code: 'VS_FORBIDDEN',
+    })
+    expect(await seqs(t.db, room)).toEqual([1, 2])
+    await writer.close()
+  })
+})
+
 describe('RoomWriter when the careful path fails', () => {
   let t: TestDb
   beforeAll(async () => {
@@ -353,6 +396,40 @@ describe('the one-statement append racing other transactions (PostgreSQL)', () =
       writer.send(msg(room, 'anna', 'a1', 'e-0003')),
     )
     expect(o).toMatchObject({ ok: true, seq: 1, duplicate: false })
+    await writer.close()
+  })
+
+  it('refuses a message for a desk whose sender is removed as its advisor while it is written', async () => {
+    const { deskId, advisorIds } = await makeDesk(t.db, 1)
+    const ina = advisorIds[0]!
+    const room = await makeRoom(t.db, { [deskId]: ['v1'] })
+    const writer = new RoomWriter(t.db, logger, () => {})
+    // The coordinator's removal has deleted Ina's row but not committed yet when her send
+    // reaches the database: the send waits for it, and then finds her gone. Read without
+    // the lock, the row would still be there, and her message stored after her removal.
+    let commit!: () => void
+    const committed = new Promise<void>((r) => (commit = r))
+    let deleted!: () => void
+    const isDeleted = new Promise<void>((r) => (deleted = r))
+    const removal = t.db.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('desk_members')
+        .where('desk_id', '=', deskId)
+        .where('user_id', '=', ina)
+        .execute()
+      deleted()
+      await committed
+    })
+    await isDeleted
+    const sent = writer.send({ ...msg(room, deskId, 'v1', 'x-0001'), actor: ina })
+    let settled = false
+    void sent.finally(() => (settled = true))
+    // Until it waits for the lock (or, read without one, is already answered).
+    while (!settled && !(await waitingOnALock(t.db))) await new Promise((r) => setTimeout(r, 10))
+    commit()
+    await removal
+    expect(await sent).toMatchObject({ ok: false, code: 'VS_FORBIDDEN' })
+    expect(await seqs(t.db, room)).toEqual([])
     await writer.close()
   })
 

@@ -163,6 +163,7 @@ export async function postNotice(
           senderDevice: input.dev,
           idem: input.idem,
           body: fromB64(input.body),
+          ...(signer !== principal.userId ? { actor: principal.userId } : {}),
         },
       ],
       memberDeviceAuthoriser,

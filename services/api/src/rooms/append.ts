@@ -34,9 +34,12 @@ interface Returned {
  */
 const PLAIN_DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
 
-/** Whether `appendMessages` may take this event (else: the careful path). */
+/**
+ * Whether `appendMessages` may take this event (else: the careful path). A send for a desk
+ * (`actor`) takes the careful path, which checks the advisor under a lock.
+ */
 export const appendable = (e: NewEvent): boolean =>
-  e.kind === 'message' && PLAIN_DEVICE_ID.test(e.senderDevice)
+  e.kind === 'message' && e.actor === undefined && PLAIN_DEVICE_ID.test(e.senderDevice)
 
 /**
  * The statement, planned once per connection. `lk` locks the batch's rooms in id order

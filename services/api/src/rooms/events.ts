@@ -16,6 +16,12 @@ export interface NewEvent {
   senderDevice: string
   idem: string
   body: Uint8Array
+  /**
+   * The user sending for `senderId` when that is a desk they advise. The event is stored
+   * only if they still advise it when it is written: read under a share lock in the same
+   * transaction, so an advisor removed meanwhile is refused, never stored after the removal.
+   */
+  actor?: string
 }
 
 export interface StoredEvent {
@@ -71,6 +77,7 @@ export async function insertEvents(
     if (!s) members.set(m.room_id, (s = new Set()))
     for (const d of JSON.parse(m.devices) as string[]) s.add(`${m.member_id}\u0000${d}`)
   }
+  const advising = await advisingActors(trx, events)
   const existing = await trx
     .selectFrom('room_events')
     .select(['room_id', 'sender_id', 'sender_device', 'idem_key', 'seq'])
@@ -123,6 +130,10 @@ export async function insertEvents(
       })
       continue
     }
+    if (e.actor !== undefined && !advising.has(`${e.senderId}\u0000${e.actor}`)) {
+      outcomes.push(notAnAdvisor)
+      continue
+    }
     const refused = authorise(e, members)
     if (refused) {
       outcomes.push(refused)
@@ -167,6 +178,30 @@ export async function insertEvents(
     )
   }
   return outcomes
+}
+
+const notAnAdvisor: InsertOutcome = {
+  ok: false,
+  code: 'VS_FORBIDDEN',
+  message: 'Je bent geen adviseur van deze desk / Not an advisor of this desk',
+}
+
+/**
+ * `desk\0user` for each event's actor who advises the desk the event is sent for. The rows
+ * are share-locked until the transaction ends: removing the advisor waits for it, and a
+ * removal that committed first leaves its row out.
+ */
+async function advisingActors(trx: Trx, events: readonly NewEvent[]): Promise<Set<string>> {
+  const acting = events.filter((e) => e.actor !== undefined)
+  if (acting.length === 0) return new Set()
+  const rows = await trx
+    .selectFrom('desk_members')
+    .select(['desk_id', 'user_id'])
+    .where('desk_id', 'in', [...new Set(acting.map((e) => e.senderId))])
+    .where('user_id', 'in', [...new Set(acting.map((e) => e.actor!))])
+    .forShare()
+    .execute()
+  return new Set(rows.map((r) => `${r.desk_id}\u0000${r.user_id}`))
 }
 
 /** Default authorisation for messages: the sender device must be in the room's current epoch. */

@@ -252,6 +252,7 @@ export function roomRoutes(ctx: AppContext, rt: Realtime): FastifyPluginAsync {
             senderDevice: req.body.dev,
             idem: req.body.idem,
             body: fromB64(req.body.body),
+            ...(senderId !== p.userId ? { actor: p.userId } : {}),
           })
           if (!o.ok)
             throw createError(o.code, o.message, o.code === 'VS_ROOM_NOT_FOUND' ? 404 : 403)

@@ -41,3 +41,48 @@ export async function makeRoom(
   }
   return id
 }
+
+/**
+ * A desk with its organisation, region and advisors (users made here); returns the desk's
+ * id and the advisors' user ids.
+ */
+export async function makeDesk(
+  db: Db,
+  advisors: number,
+): Promise<{ deskId: string; advisorIds: string[] }> {
+  const id = randomId()
+  await db.db
+    .insertInto('regions')
+    .values({ id: `r-${id}`, name: `Regio ${id}` })
+    .execute()
+  await db.db
+    .insertInto('organisations')
+    .values({ id: `o-${id}`, region_id: `r-${id}`, name: 'Veilig Thuis', kind: 'veilig-thuis' })
+    .execute()
+  await db.db
+    .insertInto('desks')
+    .values({ id: `d-${id}`, organisation_id: `o-${id}`, name: 'Advies', purpose: 'advies' })
+    .execute()
+  const advisorIds = Array.from({ length: advisors }, (_, i) => `u-${id}-${i}`)
+  for (const userId of advisorIds) {
+    await db.db
+      .insertInto('users')
+      .values({
+        id: userId,
+        organisation_id: `o-${id}`,
+        region_id: `r-${id}`,
+        email: `${userId}@example.nl`,
+        name: 'Adviseur',
+        discipline: 'veilig-thuis',
+        role: 'advisor',
+        password_hash: 'x',
+        totp_secret: 'x',
+      })
+      .execute()
+    await db.db
+      .insertInto('desk_members')
+      .values({ desk_id: `d-${id}`, user_id: userId })
+      .execute()
+  }
+  return { deskId: `d-${id}`, advisorIds }
+}
