@@ -42,6 +42,7 @@ describe('work views in the browser', () => {
   const contexts: BrowserContext[] = []
   let anna: SdkPerson, bert: SdkPerson, carla: SdkPerson, adam: SdkPerson
   let deskId = ''
+  let coord: SdkPerson
   let env: Record<string, string> = {}
   const pages: Record<string, Page> = {}
 
@@ -56,7 +57,7 @@ describe('work views in the browser', () => {
     })
     api = await startApi(env, await build)
     const url = api.url
-    const coord = await redeem(url, code, {
+    coord = await redeem(url, code, {
       name: 'Coördinator Veilig Thuis',
       email: 'coordinator@veiligthuistwente.example',
     })
@@ -340,6 +341,74 @@ describe('work views in the browser', () => {
     await poll(() => a.getByTestId('my-anon-questions').textContent()).toContain(
       'Wat kan ik als eerste doen?',
     )
+    expect(problems).toEqual([])
+  }, 90_000)
+
+  it('asks the remaining advisors for a new desk key once one is removed, and new adviesvragen use it', async () => {
+    const url = api!.url
+    const a = pages.anna!
+    const v = pages.adam!
+    const c = coord.client
+    // Bea joins the desk and is removed again: her devices could hold the current key.
+    const bea = await invite(url, c, {
+      name: 'Bea Adviseur',
+      email: 'bea@veiligthuistwente.example',
+      discipline: 'Veilig Thuis-adviseur',
+      organisationId: c.user!.organisation.id,
+      role: 'advisor',
+    })
+    await c.addAdvisor(deskId, bea.userId)
+    await c.removeAdvisor(deskId, bea.userId)
+
+    await v.goto(`${url}/#/desk/${deskId}`)
+    const prompt = v.getByTestId('desk-rotation')
+    await prompt.waitFor({ state: 'visible' })
+    expect(await prompt.getAttribute('data-state')).toBe('stale')
+    expect(await prompt.textContent()).toContain('Maak een nieuwe desksleutel')
+    await shot(v, 'desk-rotation')
+    await v.getByTestId('rotate-desk-key').click()
+    await poll(() => v.getByTestId('desk-rotation-done').textContent()).toContain(
+      'Nieuwe desksleutel (versie 2) gemaakt',
+    )
+    expect(await prompt.isHidden()).toBe(true)
+    expect((await c.deskAdvisors(deskId)).needsRotation).toBe(false)
+    expect((await c.desks()).find((d) => d.id === deskId)?.keyVersion).toBe(2)
+    // Shown again, the desk asks for nothing more.
+    await v.reload()
+    await v.locator('[data-testid="desk-rotation"][data-state="current"]').waitFor({
+      state: 'attached',
+    })
+    expect(await prompt.isHidden()).toBe(true)
+
+    // Anna's next question goes to the new key, and Adam answers it with that key.
+    await a.goto(`${url}/#/advies`)
+    await a.getByLabel('0–1 jaar').check()
+    await a.getByLabel('Signalen').fill('Vader reageert fel als de baby huilt.')
+    await a.getByLabel('Je vraag aan Veilig Thuis').fill('Hoe bespreek ik dit met vader?')
+    await poll(() => a.getByTestId('guard-summary').textContent()).toContain(
+      'Geen herleidbare gegevens',
+    )
+    await a.getByTestId('send-question').click()
+    await a.waitForURL(/#\/advies\/(?!anoniem)[\w-]+$/)
+    const roomId = decodeURIComponent(a.url().split('/').pop()!)
+    // The room was opened for the desk's key version 2 (welcomed there), not version 1.
+    const host = await adam.client.roomsHost()
+    const welcomes = (device: string) =>
+      host.request<unknown[]>(
+        'GET',
+        `/api/v1/rooms/${encodeURIComponent(roomId)}/welcomes?device=${device}&as=${deskId}`,
+      )
+    expect(await welcomes('v2')).toHaveLength(1)
+    expect(await welcomes('v1')).toEqual([])
+    await v.goto(`${url}/#/desk/${deskId}`)
+    const item = v.getByTestId('desk-consult').filter({ hasText: 'Anna Verloskundige' })
+    await poll(() => item.textContent()).toContain('wacht')
+    await item.getByTestId('claim').click()
+    await v.waitForURL(new RegExp(`#/desk/${deskId}/[\\w-]+$`))
+    await poll(() => v.getByTestId('timeline').textContent()).toContain('Hoe bespreek ik dit')
+    await v.locator('#reply').fill('Benoem wat je ziet en vraag hoe hij het zelf ervaart.')
+    await v.locator('#reply').press('Enter')
+    await poll(() => a.getByTestId('timeline').textContent()).toContain('Benoem wat je ziet')
     expect(problems).toEqual([])
   }, 90_000)
 

@@ -463,6 +463,23 @@ export const workStrings = {
   takenBy: { nl: '{name} heeft deze vraag opgepakt.', en: '{name} has claimed this question.' },
   handedOver: { nl: 'Overgedragen aan {name}.', en: 'Handed over to {name}.' },
   backToDesk: { nl: '← Terug naar de desk', en: '← Back to the desk' },
+  deskKeyStale: {
+    nl: 'Er is een adviseur van deze desk gehaald, en die heeft de huidige desksleutel nog. Maak een nieuwe desksleutel: dan kunnen alleen de huidige adviseurs nieuwe adviesvragen lezen.',
+    en: 'An advisor was removed from this desk and still holds its current key. Make a new desk key so that only the current advisors can read new consultations.',
+  },
+  deskKeyRotate: { nl: 'Nieuwe desksleutel maken', en: 'Make a new desk key' },
+  deskKeyRotated: {
+    nl: 'Nieuwe desksleutel (versie {version}) gemaakt en gedeeld met {n} apparaten van adviseurs.',
+    en: 'New desk key (version {version}) made and shared with {n} advisor devices.',
+  },
+  deskKeySkipped: {
+    nl: '{n} adviseur(s) hebben nog geen apparaat en krijgen de sleutel bij een volgende vernieuwing.',
+    en: '{n} advisor(s) have no device yet and get the key at the next renewal.',
+  },
+  deskKeyRotatedByColleague: {
+    nl: 'Een collega heeft de desksleutel al vernieuwd.',
+    en: 'A colleague already renewed the desk key.',
+  },
   noDeskKey: {
     nl: 'Dit apparaat heeft de sleutel van deze desk nog niet. Vraag je coördinator de desksleutel opnieuw te publiceren.',
     en: 'This device does not have the key of this desk yet. Ask your coordinator to publish the desk key again.',

@@ -238,6 +238,17 @@ export function deskActor(client: VsClient, deskId: string): Promise<DeskActor> 
   return d
 }
 
+/**
+ * Forgets what this tab knows of a desk's keys (after a new key version was published):
+ * the next `deskActor` loads them again, and the desk list its new key version.
+ */
+export function forgetDeskKeys(deskId: string): void {
+  const d = deskClients.get(deskId)
+  deskClients.delete(deskId)
+  void d?.then((x) => x.close()).catch(() => {})
+  desksCache = undefined
+}
+
 export class NoDeskKeyError extends Error {
   readonly code = 'VS_NO_DESK_KEY'
 }

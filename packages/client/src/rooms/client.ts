@@ -126,7 +126,11 @@ export class RoomsClient {
     const out: MemberInput[] = []
     for (const m of members) {
       const kind = m.kind ?? 'user'
-      const devices = [...(await this.host.memberDevices(m.userId, kind)).keys()].sort()
+      const known = [...(await this.host.memberDevices(m.userId, kind)).keys()]
+      // A desk joins with its newest key only. Older versions stay in the directory, to
+      // verify what the desk wrote with them, but the desk renewed its key because someone
+      // who held an older one left: a room they could read would undo that.
+      const devices = kind === 'desk' ? newestDeskKey(known) : known.sort()
       if (devices.length === 0) {
         throw new Error(
           `${m.userId} heeft nog geen geverifieerd apparaat / has no verified device yet`,
@@ -514,4 +518,15 @@ function welcomesWire(
     deviceId: w.recipient.deviceId,
     sealed: toB64(w.sealed),
   }))
+}
+
+/** The newest of a desk's key versions (device ids `v<version>`), as a one-element list. */
+function newestDeskKey(deviceIds: readonly string[]): string[] {
+  let best: string | undefined
+  let bestVersion = -1
+  for (const id of deviceIds) {
+    const version = /^v(\d+)$/.exec(id) ? Number(id.slice(1)) : -1
+    if (version > bestVersion) [best, bestVersion] = [id, version]
+  }
+  return best === undefined ? [] : [best]
 }

@@ -9,6 +9,7 @@ import { formatDate, t, type StringKey } from '../i18n.js'
 import {
   deskActor,
   desks as loadDesks,
+  forgetDeskKeys,
   live,
   names as loadNames,
   NoDeskKeyError,
@@ -51,6 +52,63 @@ function consults(l: Live, deskId: string, closed: boolean): Promise<DeskConsult
     'GET',
     `/api/v1/desks/${encodeURIComponent(deskId)}/consults${closed ? '?closed=true' : ''}`,
   )
+}
+
+/**
+ * Shown while the desk needs a new key (an advisor was removed and still holds the current
+ * one): one click makes the next key version and seals it to the current advisors' devices.
+ */
+function rotationPrompt(ctx: ViewContext, deskId: string): HTMLElement {
+  const alert = alertBox()
+  const done = statusLine()
+  done.dataset.testid = 'desk-rotation-done'
+  const rotate = h(
+    'button',
+    { type: 'button', 'data-testid': 'rotate-desk-key' },
+    t('deskKeyRotate'),
+  )
+  const prompt = h(
+    'div',
+    { class: 'card notice', 'data-testid': 'desk-rotation', hidden: true },
+    h('p', {}, t('deskKeyStale')),
+    rotate,
+    alert,
+  )
+  const finish = (text: string) => {
+    forgetDeskKeys(deskId)
+    prompt.hidden = true
+    prompt.dataset.state = 'current'
+    done.textContent = text
+  }
+  onClick(rotate, () => {
+    rotate.disabled = true
+    alert.show(null)
+    ctx.client.publishDeskKey(deskId).then(
+      (p) =>
+        finish(
+          t('deskKeyRotated', { version: String(p.version), n: String(p.granted.length) }) +
+            (p.skipped.length ? ' ' + t('deskKeySkipped', { n: String(p.skipped.length) }) : ''),
+        ),
+      async (err: unknown) => {
+        // A colleague made the new key first: nothing left to do here.
+        const still = await ctx.client.deskAdvisors(deskId).then(
+          (a) => a.needsRotation,
+          () => true,
+        )
+        if (!still) return finish(t('deskKeyRotatedByColleague'))
+        rotate.disabled = false
+        alert.show(errorText(err))
+      },
+    )
+  })
+  ctx.client.deskAdvisors(deskId).then(
+    (a) => {
+      prompt.hidden = !a.needsRotation
+      prompt.dataset.state = a.needsRotation ? 'stale' : 'current'
+    },
+    () => {},
+  )
+  return h('div', {}, prompt, done)
 }
 
 async function deskName(ctx: ViewContext, deskId: string): Promise<string> {
@@ -171,6 +229,7 @@ export function deskView(deskId: string): View {
       h('h2', { id: 'desk-title', tabindex: '-1' }, name),
       h('p', { class: 'muted' }, t('deskIntro')),
       keyNote,
+      rotationPrompt(ctx, deskId),
       alert,
       h('div', { class: 'check' }, showClosed, h('label', { for: 'show-closed' }, t('showClosed'))),
       h('div', { class: 'card' }, list),
