@@ -22,6 +22,11 @@ import {
   generateBoxKeyPair,
   generateSigningKeyPair,
 } from '@vs/crypto'
+import type { WelcomeWire } from '@vs/protocol'
+import { fromB64 } from '@vs/crypto'
+import { loadPrincipal } from '../src/identity/principal.js'
+import { desksOf } from '../src/rooms/access.js'
+import { appendCommit } from '../src/rooms/chain.js'
 import {
   http,
   listenPeerApp,
@@ -353,6 +358,50 @@ describe('adviesvraag', () => {
     await http(t.url, 'PUT', advisors, undefined, coord.host.token)
     await desk3.sendText(roomId, 'Weer terug.')
     expect(Number(await stored())).toBe(Number(before) + 1)
+  })
+
+  it('refuses a commit as the desk from an advisor removed after their desks were read', async () => {
+    const { a: a5, path: advisors } = await newAdvisor('Adviseur Vijf')
+    const roomId = await askConsult(track(new RoomsClient(prof.host)), deskId, question)
+    // The desk's next commit (a key rotation), held back on its way to the server.
+    let held: { commit: string; welcomes: WelcomeWire[]; idem: string } | undefined
+    const host = Object.create(a5.host) as TestHost
+    host.request = async <R>(method: string, path: string, body?: unknown): Promise<R> => {
+      if (method === 'POST' && path.endsWith('/commits')) {
+        held = body as typeof held
+        throw new Error('held back')
+      }
+      return a5.host.request<R>(method, path, body)
+    }
+    const desk5 = track(
+      new RoomsClient(host, {
+        as: { memberId: deskId, deviceId: 'v1', signSk: deskSign.privateKey, boxKeyPair: deskBox },
+      }),
+    )
+    await expect(desk5.rotate(roomId)).rejects.toThrow('held back')
+    // The route reads the caller's desks before its transaction: the request arrived while
+    // they were an advisor, and the coordinator removes them before it commits.
+    const actAs = await desksOf(t.ctx.db.db, a5.userId)
+    expect(actAs).toContain(deskId)
+    await http(t.url, 'DELETE', advisors, undefined, coord.host.token)
+    const principal = await loadPrincipal(t.ctx.db.db, a5.userId, a5.session.sessionId)
+    await expect(
+      appendCommit(
+        t.ctx,
+        principal!,
+        roomId,
+        fromB64(held!.commit),
+        held!.welcomes,
+        held!.idem,
+        actAs,
+      ),
+    ).rejects.toMatchObject({ statusCode: 403 })
+    const commits = await t.ctx.db.db
+      .selectFrom('room_commits')
+      .select('epoch')
+      .where('room_id', '=', roomId)
+      .execute()
+    expect(commits.map((c) => c.epoch)).toEqual([0])
   })
 
   it('cuts a removed advisor off on another process too', async () => {

@@ -26,15 +26,24 @@ export async function desksOf(db: Db, userId: string): Promise<string[]> {
   return rows.map((r) => r.desk_id)
 }
 
-/** Whether `userId` advises `deskId` now (one indexed row; also asked on every send as a desk). */
-export async function advisesDesk(db: Db, userId: string, deskId: string): Promise<boolean> {
-  const row = await db
+/**
+ * Whether `userId` advises `deskId` now (one indexed row). With `lock` (inside a
+ * transaction that writes as the desk) the row is share-locked until the transaction ends:
+ * removing the advisor waits for it, and a removal that committed first finds no row.
+ */
+export async function advisesDesk(
+  db: Db,
+  userId: string,
+  deskId: string,
+  opts: { lock?: boolean } = {},
+): Promise<boolean> {
+  let q = db
     .selectFrom('desk_members')
     .select('desk_id')
     .where('desk_id', '=', deskId)
     .where('user_id', '=', userId)
-    .executeTakeFirst()
-  return row !== undefined
+  if (opts.lock) q = q.forShare()
+  return (await q.executeTakeFirst()) !== undefined
 }
 
 /**

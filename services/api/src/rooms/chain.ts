@@ -21,6 +21,7 @@ import type { Database } from '../db/schema.js'
 import type { Principal } from '../identity/principal.js'
 import { createError, errors } from '../errors.js'
 import { appendAudit } from '../audit.js'
+import { advisesDesk } from './access.js'
 import { loadDirectory } from './directory.js'
 import { insertEvents, type StoredEvent } from './events.js'
 
@@ -67,7 +68,9 @@ async function checkCommitter(trx: Trx, principal: Principal, commit: Commit, ac
       throw errors.forbidden('Onbekend of ingetrokken apparaat / Unknown or revoked device')
     return
   }
-  if (!actAs.includes(who))
+  // `actAs` was read before the transaction; a desk is asked again under a lock, so an
+  // advisor removed meanwhile cannot change the desk's rooms after the removal.
+  if (!actAs.includes(who) || !(await advisesDesk(trx, principal.userId, who, { lock: true })))
     throw errors.forbidden(
       'Je mag niet namens deze committer / Not allowed to commit as this member',
     )
