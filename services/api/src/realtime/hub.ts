@@ -28,6 +28,11 @@ interface Sub {
   subscriber: Subscriber
   cursor: number
   filling: boolean
+  /**
+   * The last seq whose membership this subscriber's access check has seen (the room's head
+   * when it subscribed, then each re-check a replayed commit asked for).
+   */
+  checked: number
 }
 
 interface RoomSubs {
@@ -62,7 +67,7 @@ export class Hub {
     // The database may be ahead of this hub (another process's NOTIFY is on its way):
     // deliver the difference to existing subscribers now, or that NOTIFY would look old.
     else if (roomHead > r.latest) this.remoteAdvance(roomId, roomHead)
-    const sub: Sub = { subscriber, cursor, filling: false }
+    const sub: Sub = { subscriber, cursor, filling: false, checked: roomHead }
     r.subs.set(subscriber.id, sub)
     if (cursor < r.latest) void this.fill(roomId, sub)
     // An event committed on this process between reading `roomHead` and registering
@@ -233,16 +238,19 @@ export class Hub {
           const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
           // Unsubscribed (or removed from the room) meanwhile: nothing more goes out.
           if (events.length === 0 || !current()) return false
-          let commits = false
+          let commit = 0
           for (const e of events) {
             if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return false
             sub.cursor = e.seq
-            if (e.kind === 'commit') commits = true
+            if (e.kind === 'commit' && e.seq > sub.checked) commit = e.seq
           }
-          // A membership commit replayed here may be one that removed them after their
-          // subscribe checked access (it reached this hub's other subscribers live, before
-          // this one was registered): ask again, once per page, as live delivery does.
-          if (commits) sub.subscriber.onMembershipChange(roomId)
+          // A membership commit replayed here, newer than their subscribe's access check,
+          // may be one that removed them (it reached this hub's other subscribers live,
+          // before this one was registered): ask again, once per page, as live delivery does.
+          if (commit) {
+            sub.checked = commit
+            sub.subscriber.onMembershipChange(roomId)
+          }
           return true
         })
         if (!more) break
