@@ -393,13 +393,13 @@ describe('work views in the browser', () => {
     const roomId = decodeURIComponent(a.url().split('/').pop()!)
     // The room was opened for the desk's key version 2 (welcomed there), not version 1.
     const host = await adam.client.roomsHost()
-    const welcomes = (device: string) =>
+    const welcomesIn = (room: string, device: string) =>
       host.request<unknown[]>(
         'GET',
-        `/api/v1/rooms/${encodeURIComponent(roomId)}/welcomes?device=${device}&as=${deskId}`,
+        `/api/v1/rooms/${encodeURIComponent(room)}/welcomes?device=${device}&as=${deskId}`,
       )
-    expect(await welcomes('v2')).toHaveLength(1)
-    expect(await welcomes('v1')).toEqual([])
+    expect(await welcomesIn(roomId, 'v2')).toHaveLength(1)
+    expect(await welcomesIn(roomId, 'v1')).toEqual([])
     await v.goto(`${url}/#/desk/${deskId}`)
     const item = v.getByTestId('desk-consult').filter({ hasText: 'Anna Verloskundige' })
     await poll(() => item.textContent()).toContain('wacht')
@@ -409,6 +409,29 @@ describe('work views in the browser', () => {
     await v.locator('#reply').fill('Benoem wat je ziet en vraag hoe hij het zelf ervaart.')
     await v.locator('#reply').press('Enter')
     await poll(() => a.getByTestId('timeline').textContent()).toContain('Benoem wat je ziet')
+    await v.locator('#close-outcome').selectOption('advies gegeven')
+    await v.getByTestId('close-consult').click()
+    await v.waitForURL(new RegExp(`#/desk/${deskId}$`))
+
+    // The coordinator renews the key once more, elsewhere: Adam's open tab still holds
+    // versions 1 and 2, and must pick up version 3 when a question needs it.
+    expect((await c.publishDeskKey(deskId)).version).toBe(3)
+    await a.goto(`${url}/#/advies`)
+    await a.getByLabel('0–1 jaar').check()
+    await a.getByLabel('Signalen').fill('Moeder slaapt slecht en durft niet naar huis.')
+    await a.getByLabel('Je vraag aan Veilig Thuis').fill('Waar kan moeder vannacht terecht?')
+    await poll(() => a.getByTestId('guard-summary').textContent()).toContain(
+      'Geen herleidbare gegevens',
+    )
+    await a.getByTestId('send-question').click()
+    await a.waitForURL(/#\/advies\/(?!anoniem)[\w-]+$/)
+    const third = decodeURIComponent(a.url().split('/').pop()!)
+    expect(await welcomesIn(third, 'v3')).toHaveLength(1)
+    const next = v.getByTestId('desk-consult').filter({ hasText: 'Anna Verloskundige' })
+    await poll(() => next.textContent()).toContain('wacht')
+    await next.getByTestId('claim').click()
+    await v.waitForURL(new RegExp(`#/desk/${deskId}/[\\w-]+$`))
+    await poll(() => v.getByTestId('timeline').textContent()).toContain('Waar kan moeder')
     expect(problems).toEqual([])
   }, 90_000)
 

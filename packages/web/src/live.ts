@@ -183,8 +183,12 @@ export function endLive(): void {
 export interface DeskActor {
   deskId: string
   keys: DeskKeyPair[]
-  /** Opens a consultation as the desk, with the key version that is a member of it. */
-  open(roomId: string): Promise<{ rooms: RoomsClient; session: RoomSession }>
+  /**
+   * Opens a consultation as the desk, with the key version that is a member of it. When
+   * none of the keys this tab holds is (a colleague renewed the desk key since they were
+   * loaded), the keys are loaded again once.
+   */
+  open(roomId: string, reloaded?: boolean): Promise<{ rooms: RoomsClient; session: RoomSession }>
   close(): void
 }
 
@@ -218,7 +222,7 @@ export function deskActor(client: VsClient, deskId: string): Promise<DeskActor> 
     return {
       deskId,
       keys,
-      async open(roomId) {
+      async open(roomId, reloaded = false) {
         let first: { rooms: RoomsClient; session: RoomSession } | undefined
         for (const k of keys) {
           const rooms = clientFor(k)
@@ -226,7 +230,9 @@ export function deskActor(client: VsClient, deskId: string): Promise<DeskActor> 
           if (!session.removed) return { rooms, session }
           first ??= { rooms, session }
         }
-        return first!
+        if (reloaded) return first!
+        forgetDeskKeys(deskId)
+        return (await deskActor(client, deskId)).open(roomId, true)
       },
       close() {
         for (const c of byVersion.values()) c.close()
