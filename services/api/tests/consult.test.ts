@@ -23,7 +23,7 @@ import {
   generateSigningKeyPair,
 } from '@vs/crypto'
 import type { WelcomeWire } from '@vs/protocol'
-import { fromB64 } from '@vs/crypto'
+import { fromB64, toB64 } from '@vs/crypto'
 import { loadPrincipal } from '../src/identity/principal.js'
 import { desksOf } from '../src/rooms/access.js'
 import { appendCommit } from '../src/rooms/chain.js'
@@ -434,5 +434,50 @@ describe('adviesvraag', () => {
       status: 429,
       code: 'VS_TOKEN_LIMIT',
     })
+  })
+
+  it('seals a new desk key only to current advisors', async () => {
+    // The coordinator's client read the advisors, and Zes was removed before it sent the
+    // new key: the key sealed to Zes is refused, and the desk still asks for a new one.
+    const { a: a6, path: advisors } = await newAdvisor('Adviseur Zes')
+    await http(t.url, 'DELETE', advisors, undefined, coord.host.token)
+    const desk = () =>
+      t.ctx.db.db
+        .selectFrom('desks')
+        .select(['key_version', 'needs_rotation'])
+        .where('id', '=', deskId)
+        .executeTakeFirstOrThrow()
+    const before = await desk()
+    expect(before.needs_rotation).toBe(true)
+    const cert = certifyDeskKey(coord.master.privateKey, {
+      deskId,
+      version: before.key_version + 1,
+      signPk: generateSigningKeyPair().publicKey,
+      boxPk: generateBoxKeyPair().publicKey,
+      createdAt: Date.now(),
+    })
+    const publish = (grants: { userId: string; deviceId: string; sealed: string }[]) =>
+      http(
+        t.url,
+        'POST',
+        `/api/v1/desks/${deskId}/keys`,
+        { cert: deskKeyCertToJSON(cert), grants },
+        coord.host.token,
+      )
+    const sealed = toB64(new Uint8Array(80))
+    await expect(
+      publish([
+        { userId: a1.userId, deviceId: a1.device.deviceId, sealed },
+        { userId: a6.userId, deviceId: a6.device.deviceId, sealed },
+      ]),
+    ).rejects.toMatchObject({ status: 409, code: 'VS_DESK_ADVISORS_CHANGED' })
+    expect(await desk()).toEqual(before)
+    const grants = await t.ctx.db.db
+      .selectFrom('desk_key_grants')
+      .select('user_id')
+      .where('desk_id', '=', deskId)
+      .where('user_id', '=', a6.userId)
+      .execute()
+    expect(grants).toEqual([])
   })
 })

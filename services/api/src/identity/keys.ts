@@ -535,6 +535,24 @@ export async function publishDeskKey(
         `Verwacht versie ${desk.key_version + 1} / Expected version ${desk.key_version + 1}`,
       )
     }
+    // Sealed only to current advisors. The publisher read the advisors before sending; one
+    // removed since (removal locks the desk row too, so it is either before this or after
+    // it, where it flags the desk again) must not get the new key.
+    const grantees = [...new Set(grants.map((g) => g.userId))]
+    if (grantees.length > 0) {
+      const advising = await trx
+        .selectFrom('desk_members')
+        .select('user_id')
+        .where('desk_id', '=', deskId)
+        .where('user_id', 'in', grantees)
+        .forShare()
+        .execute()
+      if (advising.length !== grantees.length)
+        throw errors.conflict(
+          'VS_DESK_ADVISORS_CHANGED',
+          'De adviseurs van de desk zijn veranderd; probeer het opnieuw / The desk’s advisors changed; try again',
+        )
+    }
     await trx
       .updateTable('desks')
       .set({

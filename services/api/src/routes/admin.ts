@@ -347,22 +347,28 @@ export function adminRoutes(ctx: AppContext, realtime: Realtime): FastifyPluginA
         const p = principalOf(req)
         requireCoordinator(p)
         const desk = await deskInRegion(p, req.params.deskId)
-        const res = await db
-          .deleteFrom('desk_members')
-          .where('desk_id', '=', desk.id)
-          .where('user_id', '=', req.params.userId)
-          .executeTakeFirst()
-        if (Number(res.numDeletedRows) === 0)
-          throw errors.notFound('Adviseur niet gevonden / Advisor not found')
-        // Their open sockets leave the desk's rooms now, not at their next reconnect (and
-        // before anything below can fail).
+        // One transaction under the desk row's lock, as a new desk key takes it: the removal
+        // lands wholly before a key is published (which then refuses to seal it to the
+        // leaver) or wholly after (and flags the new key as held by the leaver).
+        const removed = await db.transaction().execute(async (trx) => {
+          await trx.selectFrom('desks').select('id').where('id', '=', desk.id).forUpdate().execute()
+          const res = await trx
+            .deleteFrom('desk_members')
+            .where('desk_id', '=', desk.id)
+            .where('user_id', '=', req.params.userId)
+            .executeTakeFirst()
+          if (Number(res.numDeletedRows) === 0) return false
+          // The leaver's devices hold the desk key: a remaining advisor must renew it.
+          await trx
+            .updateTable('desks')
+            .set({ needs_rotation: true })
+            .where('id', '=', desk.id)
+            .execute()
+          return true
+        })
+        if (!removed) throw errors.notFound('Adviseur niet gevonden / Advisor not found')
+        // Their open sockets leave the desk's rooms now, not at their next reconnect.
         realtime.accessChanged(req.params.userId)
-        // The leaver's devices hold the desk key: a remaining advisor must rotate it.
-        await db
-          .updateTable('desks')
-          .set({ needs_rotation: true })
-          .where('id', '=', desk.id)
-          .execute()
         await appendAudit(db, {
           event: 'desk.advisor-removed',
           actorUserId: p.userId,
