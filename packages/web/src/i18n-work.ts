@@ -464,17 +464,17 @@ export const workStrings = {
   handedOver: { nl: 'Overgedragen aan {name}.', en: 'Handed over to {name}.' },
   backToDesk: { nl: '← Terug naar de desk', en: '← Back to the desk' },
   deskKeyStale: {
-    nl: 'Er is een adviseur van deze desk gehaald, en die heeft de huidige desksleutel nog. Maak een nieuwe desksleutel: dan kunnen alleen de huidige adviseurs nieuwe adviesvragen lezen.',
+    nl: 'Er is een adviseur uit deze desk verwijderd, en die heeft de huidige desksleutel nog. Maak een nieuwe desksleutel: dan kunnen alleen de huidige adviseurs nieuwe adviesvragen lezen.',
     en: 'An advisor was removed from this desk and still holds its current key. Make a new desk key so that only the current advisors can read new consultations.',
   },
   deskKeyRotate: { nl: 'Nieuwe desksleutel maken', en: 'Make a new desk key' },
   deskKeyRotated: {
-    nl: 'Nieuwe desksleutel (versie {version}) gemaakt en gedeeld met {n} apparaten van adviseurs.',
-    en: 'New desk key (version {version}) made and shared with {n} advisor devices.',
+    nl: 'Nieuwe desksleutel (versie {version}) gemaakt en gedeeld met de apparaten van de adviseurs ({n}).',
+    en: 'New desk key (version {version}) made and shared with the advisors’ devices ({n}).',
   },
   deskKeySkipped: {
-    nl: '{n} adviseur(s) hebben nog geen apparaat en krijgen de sleutel bij een volgende vernieuwing.',
-    en: '{n} advisor(s) have no device yet and get the key at the next renewal.',
+    nl: 'Adviseurs zonder apparaat ({n}) krijgen de sleutel bij een volgende vernieuwing.',
+    en: 'Advisors without a device yet ({n}) get the key at the next renewal.',
   },
   deskKeyRotatedByColleague: {
     nl: 'Een collega heeft de desksleutel al vernieuwd.',

@@ -58,7 +58,7 @@ function consults(l: Live, deskId: string, closed: boolean): Promise<DeskConsult
  * Shown while the desk needs a new key (an advisor was removed and still holds the current
  * one): one click makes the next key version and seals it to the current advisors' devices.
  */
-function rotationPrompt(ctx: ViewContext, deskId: string): HTMLElement {
+function rotationPrompt(ctx: ViewContext, deskId: string, renewed: () => void): HTMLElement {
   const alert = alertBox()
   const done = statusLine()
   done.dataset.testid = 'desk-rotation-done'
@@ -79,6 +79,7 @@ function rotationPrompt(ctx: ViewContext, deskId: string): HTMLElement {
     prompt.hidden = true
     prompt.dataset.state = 'current'
     done.textContent = text
+    renewed()
   }
   onClick(rotate, () => {
     rotate.disabled = true
@@ -122,10 +123,16 @@ export function deskView(deskId: string): View {
     const name = await deskName(ctx, deskId)
     const alert = alertBox()
     const keyNote = h('p', { class: 'notice', hidden: true }, t('noDeskKey'))
-    deskActor(ctx.client, deskId).catch((err: unknown) => {
-      keyNote.hidden = !(err instanceof NoDeskKeyError)
-      if (!(err instanceof NoDeskKeyError)) alert.show(errorText(err))
-    })
+    // Whether this device holds the desk's key (again after a renewal).
+    const checkKey = () =>
+      deskActor(ctx.client, deskId).then(
+        () => (keyNote.hidden = true),
+        (err: unknown) => {
+          keyNote.hidden = !(err instanceof NoDeskKeyError)
+          if (!(err instanceof NoDeskKeyError)) alert.show(errorText(err))
+        },
+      )
+    void checkKey()
     const showClosed = h('input', { type: 'checkbox', id: 'show-closed' })
     const list = h('ul', { class: 'consult-list', 'data-testid': 'desk-inbox' })
 
@@ -229,7 +236,7 @@ export function deskView(deskId: string): View {
       h('h2', { id: 'desk-title', tabindex: '-1' }, name),
       h('p', { class: 'muted' }, t('deskIntro')),
       keyNote,
-      rotationPrompt(ctx, deskId),
+      rotationPrompt(ctx, deskId, () => void checkKey()),
       alert,
       h('div', { class: 'check' }, showClosed, h('label', { for: 'show-closed' }, t('showClosed'))),
       h('div', { class: 'card' }, list),
