@@ -7,7 +7,7 @@
  * CPU quota of one core): a parallel scavenge made the process briefly take both cores, and
  * a third runnable thread on two cores waits a whole scheduler slice (about 8 ms measured
  * here). With it, in `pnpm bench --probe` A/B runs on a 2-vCPU machine, the API's p99 at
- * 1,250 msg/s fell from a median of 27.5 to 19.6 ms and its CPU by about a tenth, while the
+ * 1,250 msg/s fell from a median of 27.5 to 20.9 ms and its CPU by about a tenth, while the
  * bare `ws` server with the same flag did not change (docs/benchmarks.md, session 7).
  */
 export const API_NODE_FLAGS: readonly string[] = ['--single-threaded-gc']
