@@ -12,7 +12,6 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { API_NODE_FLAGS } from '../../services/api/src/node-flags.js'
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url))
 export const repoRoot = path.resolve(benchDir, '..', '..')
@@ -227,8 +226,6 @@ export async function startApi(env: Record<string, string | undefined>): Promise
       nodeArgs: [
         `--inspect-port=127.0.0.1:${inspectPort}`,
         ...serverNodeArgs,
-        // As the image runs it (deploy/Dockerfile).
-        ...API_NODE_FLAGS,
         ...extra,
         ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : []),
       ],
@@ -248,9 +245,8 @@ export async function startApi(env: Record<string, string | undefined>): Promise
 }
 
 /**
- * Starts the bare `ws` broadcast server (no auth, no persistence) with Node's default flags
- * (the API's `--single-threaded-gc` made no difference to it in A/B runs);
- * BENCH_CPU_PROF as above, BENCH_BASELINE_NODE_ARGS like BENCH_API_NODE_ARGS.
+ * Starts the bare `ws` broadcast server (no auth, no persistence); BENCH_CPU_PROF as above,
+ * BENCH_BASELINE_NODE_ARGS like BENCH_API_NODE_ARGS (for A/B runs of a V8 flag on both).
  */
 export async function startBaseline(): Promise<ApiServer> {
   const port = await freePort()

@@ -23,7 +23,6 @@ import ts from 'typescript'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { validate as validateDockerfile } from 'dockerfile-utils'
 import { DCLinter } from 'dclint'
-import { API_NODE_FLAGS } from '../../services/api/src/node-flags.js'
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..')
 
@@ -226,10 +225,6 @@ function checkDockerfile(root: string, problems: Problem[]): void {
     ...dockerArgs(final.body.findLast((i) => i.keyword === 'CMD')?.args ?? '[]'),
   ]
   if (!cmd.includes('src/index.ts')) bad('ENTRYPOINT + CMD must start src/index.ts')
-  for (const flag of API_NODE_FLAGS) {
-    if (!cmd.slice(0, cmd.indexOf('src/index.ts')).includes(flag))
-      bad(`ENTRYPOINT must run node with ${flag} (services/api/src/node-flags.ts)`)
-  }
   if (ins.some((i) => i.keyword === 'ADD')) bad('use COPY, not ADD')
 
   // The build stage runs deploy/build-app.sh; it must produce production dependencies only.

@@ -82,12 +82,6 @@ describe('deploy lint', () => {
       /non-root USER/,
     ],
     [
-      'the API started without its V8 flags',
-      'dockerfile',
-      (r) => edit(r, 'deploy/Dockerfile', '"--single-threaded-gc", ', ''),
-      /ENTRYPOINT must run node with --single-threaded-gc/,
-    ],
-    [
       'an env file in the build context',
       'dockerfile',
       (r) => {
