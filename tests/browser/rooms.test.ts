@@ -359,6 +359,19 @@ describe('work views in the browser', () => {
     })
     await c.addAdvisor(deskId, bea.userId)
     await c.removeAdvisor(deskId, bea.userId)
+    /** Anna asks an adviesvraag about a baby (0–1 jaar); returns its room id. */
+    const ask = async (signals: string, question: string): Promise<string> => {
+      await a.goto(`${url}/#/advies`)
+      await a.getByLabel('0–1 jaar').check()
+      await a.getByLabel('Signalen').fill(signals)
+      await a.getByLabel('Je vraag aan Veilig Thuis').fill(question)
+      await poll(() => a.getByTestId('guard-summary').textContent()).toContain(
+        'Geen herleidbare gegevens',
+      )
+      await a.getByTestId('send-question').click()
+      await a.waitForURL(/#\/advies\/(?!anoniem)[\w-]+$/)
+      return decodeURIComponent(a.url().split('/').pop()!)
+    }
 
     await v.goto(`${url}/#/desk/${deskId}`)
     const prompt = v.getByTestId('desk-rotation')
@@ -381,16 +394,10 @@ describe('work views in the browser', () => {
     expect(await prompt.isHidden()).toBe(true)
 
     // Anna's next question goes to the new key, and Adam answers it with that key.
-    await a.goto(`${url}/#/advies`)
-    await a.getByLabel('0–1 jaar').check()
-    await a.getByLabel('Signalen').fill('Vader reageert fel als de baby huilt.')
-    await a.getByLabel('Je vraag aan Veilig Thuis').fill('Hoe bespreek ik dit met vader?')
-    await poll(() => a.getByTestId('guard-summary').textContent()).toContain(
-      'Geen herleidbare gegevens',
+    const roomId = await ask(
+      'Vader reageert fel als de baby huilt.',
+      'Hoe bespreek ik dit met vader?',
     )
-    await a.getByTestId('send-question').click()
-    await a.waitForURL(/#\/advies\/(?!anoniem)[\w-]+$/)
-    const roomId = decodeURIComponent(a.url().split('/').pop()!)
     // The room was opened for the desk's key version 2 (welcomed there), not version 1.
     const host = await adam.client.roomsHost()
     const welcomesIn = (room: string, device: string) =>
@@ -416,16 +423,10 @@ describe('work views in the browser', () => {
     // The coordinator renews the key once more, elsewhere: Adam's open tab still holds
     // versions 1 and 2, and must pick up version 3 when a question needs it.
     expect((await c.publishDeskKey(deskId)).version).toBe(3)
-    await a.goto(`${url}/#/advies`)
-    await a.getByLabel('0–1 jaar').check()
-    await a.getByLabel('Signalen').fill('Moeder slaapt slecht en durft niet naar huis.')
-    await a.getByLabel('Je vraag aan Veilig Thuis').fill('Waar kan moeder vannacht terecht?')
-    await poll(() => a.getByTestId('guard-summary').textContent()).toContain(
-      'Geen herleidbare gegevens',
+    const third = await ask(
+      'Moeder slaapt slecht en durft niet naar huis.',
+      'Waar kan moeder vannacht terecht?',
     )
-    await a.getByTestId('send-question').click()
-    await a.waitForURL(/#\/advies\/(?!anoniem)[\w-]+$/)
-    const third = decodeURIComponent(a.url().split('/').pop()!)
     expect(await welcomesIn(third, 'v3')).toHaveLength(1)
     const next = v.getByTestId('desk-consult').filter({ hasText: 'Anna Verloskundige' })
     await poll(() => next.textContent()).toContain('wacht')

@@ -11,10 +11,7 @@ export async function makeRoom(
   opts: { closed?: boolean } = {},
 ): Promise<string> {
   const id = randomId()
-  await db.db
-    .insertInto('regions')
-    .values({ id: `r-${id}`, name: `Regio ${id}` })
-    .execute()
+  await makeRegion(db, `r-${id}`)
   await db.db
     .insertInto('rooms')
     .values({
@@ -51,10 +48,7 @@ export async function makeDesk(
   advisors: number,
 ): Promise<{ deskId: string; advisorIds: string[] }> {
   const id = randomId()
-  await db.db
-    .insertInto('regions')
-    .values({ id: `r-${id}`, name: `Regio ${id}` })
-    .execute()
+  await makeRegion(db, `r-${id}`)
   await db.db
     .insertInto('organisations')
     .values({ id: `o-${id}`, region_id: `r-${id}`, name: 'Veilig Thuis', kind: 'veilig-thuis' })
@@ -85,4 +79,11 @@ export async function makeDesk(
       .execute()
   }
   return { deskId: `d-${id}`, advisorIds }
+}
+
+async function makeRegion(db: Db, id: string): Promise<void> {
+  await db.db
+    .insertInto('regions')
+    .values({ id, name: `Regio ${id}` })
+    .execute()
 }
