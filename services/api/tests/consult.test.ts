@@ -82,6 +82,13 @@ describe('adviesvraag', () => {
     await http(t.url, 'PUT', path, undefined, coord.host.token)
     return { a, path }
   }
+  /** Whether a statement of this test's database waits for a lock (PostgreSQL). */
+  const waitingOnALock = async () => {
+    const r = await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`.execute(t.ctx.db.db)
+    return r.rows[0]!.n > 0
+  }
   /** The rooms a client's socket is told it was removed from, as they come. */
   const removals = (c: RoomsClient) => {
     const rooms: string[] = []
@@ -402,6 +409,74 @@ describe('adviesvraag', () => {
       .where('room_id', '=', roomId)
       .execute()
     expect(commits.map((c) => c.epoch)).toEqual([0])
+  })
+
+  it('refuses a message sent over HTTP for the desk by an advisor removed while it is written', async () => {
+    const { a: a7, path: advisors } = await newAdvisor('Adviseur Zeven')
+    const roomId = await askConsult(track(new RoomsClient(prof.host)), deskId, question)
+    const count = async () =>
+      Number(
+        (
+          await t.ctx.db.db
+            .selectFrom('room_events')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .where('room_id', '=', roomId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    const before = await count()
+    // The coordinator's removal has deleted the advisor's row but not committed yet when the
+    // request arrives: the route's own check still sees an advisor, the write must not.
+    let commit!: () => void
+    const committed = new Promise<void>((r) => (commit = r))
+    let deleted!: () => void
+    const isDeleted = new Promise<void>((r) => (deleted = r))
+    const removal = t.ctx.db.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('desk_members')
+        .where('desk_id', '=', deskId)
+        .where('user_id', '=', a7.userId)
+        .execute()
+      deleted()
+      await committed
+    })
+    await isDeleted
+    const sent = http(
+      t.url,
+      'POST',
+      `/api/v1/rooms/${roomId}/events`,
+      { as: deskId, dev: 'v1', idem: 'http-desk-0001', body: toB64(new Uint8Array(64)) },
+      a7.host.token,
+    )
+    let settled = false
+    void sent.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    // Until it waits for the lock (or, read without one, is answered). PGlite has one
+    // connection: there the request simply runs after the removal.
+    if (t.ctx.db.kind === 'postgres')
+      while (!settled && !(await waitingOnALock())) await new Promise((r) => setTimeout(r, 10))
+    commit()
+    await removal
+    // On PostgreSQL the write refuses it; on PGlite the route, run after the removal, no
+    // longer shows the desk's room to them.
+    await expect(sent).rejects.toMatchObject(
+      t.ctx.db.kind === 'postgres'
+        ? { status: 403, code: 'VS_FORBIDDEN' }
+        : { status: 404, code: 'VS_NOT_FOUND' },
+    )
+    expect(await count()).toBe(before)
+    // Added again, the same request is stored.
+    await http(t.url, 'PUT', advisors, undefined, coord.host.token)
+    await http(
+      t.url,
+      'POST',
+      `/api/v1/rooms/${roomId}/events`,
+      { as: deskId, dev: 'v1', idem: 'http-desk-0001', body: toB64(new Uint8Array(64)) },
+      a7.host.token,
+    )
+    expect(await count()).toBe(before + 1)
   })
 
   it('cuts a removed advisor off on another process too', async () => {
