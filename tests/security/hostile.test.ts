@@ -17,6 +17,7 @@ import {
   type ChainHead,
   type ChainHeadStore,
   type EpochSecretStore,
+  type PublicDesk,
   type RoomSession,
   type RoomsHost,
   type StoredEpochSecret,
@@ -31,8 +32,10 @@ import {
 } from '@vs/client'
 import {
   appendEntries,
+  certifyDeskKey,
   certifyDevice,
   commitHash,
+  deskKeyCertToJSON,
   createCommit,
   createWelcomes,
   deriveBackupKey,
@@ -274,7 +277,9 @@ describe('a hostile server', () => {
   }
 
   beforeAll(async () => {
-    t = await listenTestApp()
+    // Every client here is on 127.0.0.1: the per-address limit (600 a minute) is not what
+    // this suite tests, and its ~30 scenarios come close to it within a minute.
+    t = await listenTestApp({ rateLimitMax: 100_000 })
     anna = await sdkPerson(t, { name: 'Anna (verloskundige)' })
     eva = await sdkPerson(t, { name: 'Eva (kraamzorg)' })
     fenna = await sdkPerson(t, { name: 'Fenna (JGZ)' })
@@ -739,6 +744,101 @@ describe('a hostile server', () => {
       expect([
         ...(await (await anna.client.roomsHost()).memberDevices(desk.deskId, 'desk')).keys(),
       ]).toEqual(['v1'])
+    })
+
+    it('refuses to seal an adviesvraag to an older or made-up desk key, named or fully anonymous', async () => {
+      // A second desk, renewed once (v2): say an advisor who held v1 was removed.
+      const renewed = await makeDesk(t.url, coord, [advisor], 'Veilig Thuis Twente — melding')
+      const v2 = { sign: generateSigningKeyPair(), box: generateBoxKeyPair() }
+      const cert = certifyDeskKey(coord.master.privateKey, {
+        deskId: renewed.deskId,
+        version: 2,
+        signPk: v2.sign.publicKey,
+        boxPk: v2.box.publicKey,
+        createdAt: Date.now(),
+      })
+      await http(
+        t.url,
+        'POST',
+        `/api/v1/desks/${renewed.deskId}/keys`,
+        { cert: deskKeyCertToJSON(cert), grants: [] },
+        coord.host.token,
+      )
+      await anna.client.syncKeyLog()
+      // The desk list for fully anonymous questions comes without an account: Anna's client
+      // checks it against her key log before sealing anything to it.
+      const listed = async () =>
+        (await http<PublicDesk[]>(t.url, 'GET', '/api/v1/anon/desks')).find(
+          (d) => d.id === renewed.deskId,
+        )!
+      const honest = await listed()
+      expect(honest.keyVersion).toBe(2)
+      await anna.client.checkPublicDesk(honest)
+      const mismatch = { code: 'VS_KEYLOG_MISMATCH' }
+      // A key of the server's own, under the newest version number.
+      await expect(
+        anna.client.checkPublicDesk({ ...honest, boxPk: toB64(generateBoxKeyPair().publicKey) }),
+      ).rejects.toMatchObject(mismatch)
+      // The desk rolled back to v1, as the server's table shows it.
+      await db()
+        .updateTable('desks')
+        .set({ key_version: 1, sign_pk: renewed.sign.publicKey, box_pk: renewed.box.publicKey })
+        .where('id', '=', renewed.deskId)
+        .execute()
+      try {
+        await expect(anna.client.checkPublicDesk(await listed())).rejects.toMatchObject(mismatch)
+      } finally {
+        await db()
+          .updateTable('desks')
+          .set({ key_version: 2, sign_pk: v2.sign.publicKey, box_pk: v2.box.publicKey })
+          .where('id', '=', renewed.deskId)
+          .execute()
+      }
+      const question = {
+        ageBand: '0-1' as const,
+        signals: 'Vader reageert boos als de baby huilt.',
+        riskFactors: [],
+        meldcodeStap: 'Stap 2 — collega en/of Veilig Thuis raadplegen',
+        question: 'Wat kan ik nu doen?',
+      }
+      // The server lists v1 only (it cannot forge v2's place in the log Anna verified).
+      const hidden = await db()
+        .deleteFrom('desk_key_versions')
+        .where('desk_id', '=', renewed.deskId)
+        .where('version', '=', 2)
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      const consults = async () =>
+        Number(
+          (
+            await db()
+              .selectFrom('consults')
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .where('desk_id', '=', renewed.deskId)
+              .executeTakeFirstOrThrow()
+          ).n,
+        )
+      try {
+        const host = await anna.client.roomsHost()
+        await expect(host.memberDevices(renewed.deskId, 'desk')).rejects.toMatchObject({
+          code: 'VS_KEYLOG_MISMATCH',
+        })
+        await expect(
+          askConsult(await sdkRooms(anna), renewed.deskId, question),
+        ).rejects.toBeInstanceOf(KeyLogIntegrityError)
+        expect(await consults()).toBe(0)
+      } finally {
+        await db().insertInto('desk_key_versions').values(hidden).execute()
+      }
+      // Listed again: the adviesvraag goes to v2 only.
+      const roomId = await askConsult(await sdkRooms(anna), renewed.deskId, question)
+      const members = await db()
+        .selectFrom('room_members')
+        .select('devices')
+        .where('room_id', '=', roomId)
+        .where('member_id', '=', renewed.deskId)
+        .executeTakeFirstOrThrow()
+      expect(JSON.parse(members.devices)).toEqual(['v2'])
     })
   })
 

@@ -414,6 +414,15 @@ export class VsClient {
           // Only key versions the key log certifies, with exactly these keys: a desk key
           // the server swapped or added on its own is not the desk.
           const certified = await this.#certifiedDeskKeys(memberId, versions.length)
+          // Nor may it leave out the newest version the log certifies: new rooms would be
+          // sealed to an older key, one that an advisor removed since may still hold.
+          const newest = Math.max(0, ...certified.map((c) => c.version))
+          if (newest > 0 && !versions.some((v) => v.version === newest)) {
+            throw new KeyLogIntegrityError(
+              'VS_KEYLOG_MISMATCH',
+              `De server laat de nieuwste desksleutel (versie ${newest}) weg. Stuur niets naar deze desk en meld dit bij je coördinator. / The server leaves out the desk's newest key (version ${newest}).`,
+            )
+          }
           for (const v of versions) {
             const cert = certified.find((c) => c.version === v.version)
             if (
@@ -437,6 +446,38 @@ export class VsClient {
         for (const c of keys.devices) out.set(c.deviceId, { signPk: c.signPk, boxPk: c.boxPk })
         return out
       },
+    }
+  }
+
+  /**
+   * Checks a desk's key as the public desk list shows it (`GET /api/v1/anon/desks`, read
+   * without an account) against this client's verified key log, before a fully anonymous
+   * adviesvraag is sealed to it: it must be the newest version the log certifies, with
+   * exactly these keys. Throws {@link KeyLogIntegrityError} otherwise: a key the server
+   * made up would let it read the question, and an older version one a removed advisor may
+   * still hold. Reads only the log and the directory, nothing about this desk in particular.
+   */
+  async checkPublicDesk(desk: {
+    id: string
+    keyVersion: number
+    signPk: string
+    boxPk: string
+  }): Promise<void> {
+    const certified = await this.#certifiedDeskKeys(desk.id, desk.keyVersion)
+    const newest = certified.reduce<DeskKeyCert | undefined>(
+      (a, c) => (a === undefined || c.version > a.version ? c : a),
+      undefined,
+    )
+    if (
+      newest === undefined ||
+      newest.version !== desk.keyVersion ||
+      !bytesEqual(newest.signPk, fromB64(desk.signPk)) ||
+      !bytesEqual(newest.boxPk, fromB64(desk.boxPk))
+    ) {
+      throw new KeyLogIntegrityError(
+        'VS_KEYLOG_MISMATCH',
+        'De desksleutel die de server toont is niet de nieuwste uit de sleutellijst. Stel je vraag niet en meld dit bij je coördinator. / The desk key the server shows is not the newest one the key log certifies.',
+      )
     }
   }
 
