@@ -20,13 +20,18 @@ export interface Subscriber {
    * enough, one page at a time per connection.
    */
   paced<T>(page: () => Promise<T>): Promise<T>
-  /** Called when a commit changed the room; the subscriber re-checks its access. */
-  onMembershipChange(roomId: string): void
+  /**
+   * Called when a commit changed the room; the subscriber re-checks its access. Resolves
+   * true while they may still see the room, false once they were unsubscribed from it
+   * (removed, or the check failed and the connection closes).
+   */
+  onMembershipChange(roomId: string): Promise<boolean>
 }
 
 interface Sub {
   subscriber: Subscriber
   cursor: number
+  /** Live delivery holds off: a replay is running, or a re-check after a commit. */
   filling: boolean
   /**
    * The last seq whose membership this subscriber's access check has seen (the room's head
@@ -123,7 +128,7 @@ export class Hub {
         const frame = eventFrameBytes(e)
         for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
         if (e.kind === 'commit')
-          for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(e.roomId)
+          for (const sub of r.subs.values()) this.recheck(e.roomId, sub, e.seq)
       }
     } catch (err) {
       // Never leave the outbox stuck: log, and go on with the rest.
@@ -151,8 +156,7 @@ export class Hub {
     for (const e of c.events) {
       const frame = Buffer.from(JSON.stringify(e))
       for (const sub of r.subs.values()) this.offer(c.roomId, sub, e.seq, frame)
-      if (e.kind === 'commit')
-        for (const sub of r.subs.values()) sub.subscriber.onMembershipChange(c.roomId)
+      if (e.kind === 'commit') for (const sub of r.subs.values()) this.recheck(c.roomId, sub, e.seq)
     }
   }
 
@@ -203,10 +207,34 @@ export class Hub {
         if (!rs) return
         for (const sub of rs.subs.values()) this.offer(roomId, sub, e.seq, frame)
         if (e.kind === 'commit')
-          for (const sub of rs.subs.values()) sub.subscriber.onMembershipChange(roomId)
+          for (const sub of rs.subs.values()) this.recheck(roomId, sub, e.seq)
       }
       cursor = events[events.length - 1]!.seq
     }
+  }
+
+  /**
+   * A commit just went out live to `sub`: nothing more goes to them until their access is
+   * checked again, so a member the commit removed receives nothing after it; then what
+   * came meanwhile follows from the database. A commit that did not go out live is met by
+   * the replay that will send it (`fill`), which checks in the same way.
+   */
+  private recheck(roomId: string, sub: Sub, seq: number): void {
+    if (sub.filling || sub.cursor !== seq) return
+    sub.filling = true
+    sub.checked = seq
+    void sub.subscriber.onMembershipChange(roomId).then(
+      (still) => {
+        sub.filling = false
+        const r = this.rooms.get(roomId)
+        if (still && r?.subs.get(sub.subscriber.id) === sub && sub.cursor < r.latest)
+          void this.fill(roomId, sub)
+      },
+      (err: unknown) => {
+        sub.filling = false
+        this.logger.warn({ err, roomId }, 'access re-check failed')
+      },
+    )
   }
 
   private offer(roomId: string, sub: Sub, seq: number, frame: Buffer): void {
@@ -233,27 +261,26 @@ export class Hub {
         // One page at a time per connection (over all its rooms), and only into a socket
         // that took the previous one: a long replay neither holds the event loop nor counts
         // as a slow consumer.
-        const more = await sub.subscriber.paced(async () => {
+        const next = await sub.subscriber.paced(async (): Promise<'more' | 'stop' | 'check'> => {
           await new Promise((r) => setImmediate(r))
           const events = await fetchEvents(this.db, roomId, sub.cursor, FILL_PAGE, FILL_PAGE_BYTES)
           // Unsubscribed (or removed from the room) meanwhile: nothing more goes out.
-          if (events.length === 0 || !current()) return false
-          let commit = 0
+          if (events.length === 0 || !current()) return 'stop'
           for (const e of events) {
-            if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return false
+            if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return 'stop'
             sub.cursor = e.seq
-            if (e.kind === 'commit' && e.seq > sub.checked) commit = e.seq
+            // A membership commit newer than their last access check may be one that
+            // removed them (it reached this hub's other subscribers live, before this one
+            // was registered): the rest waits for a fresh check, as live delivery does.
+            if (e.kind === 'commit' && e.seq > sub.checked) {
+              sub.checked = e.seq
+              return 'check'
+            }
           }
-          // A membership commit replayed here, newer than their subscribe's access check,
-          // may be one that removed them (it reached this hub's other subscribers live,
-          // before this one was registered): ask again, once per page, as live delivery does.
-          if (commit) {
-            sub.checked = commit
-            sub.subscriber.onMembershipChange(roomId)
-          }
-          return true
+          return 'more'
         })
-        if (!more) break
+        if (next === 'stop') break
+        if (next === 'check' && !(await sub.subscriber.onMembershipChange(roomId))) break
       }
     } catch (err) {
       this.logger.warn({ err, roomId }, 'fill failed')

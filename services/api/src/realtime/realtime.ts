@@ -133,20 +133,25 @@ class Connection implements Subscriber {
     this.sendRaw(JSON.stringify(frame))
   }
 
-  onMembershipChange(roomId: string): void {
-    roomAccess(this.rt.ctx.db.db, this.principal, roomId).catch((err: unknown) => {
-      if (err instanceof ApiError && err.statusCode === 404) {
+  onMembershipChange(roomId: string): Promise<boolean> {
+    return roomAccess(this.rt.ctx.db.db, this.principal, roomId).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof ApiError && err.statusCode === 404) {
+          this.rt.hub.unsubscribe(this, roomId)
+          this.rooms.delete(roomId)
+          this.send({ t: 'removed', room: roomId })
+          return false
+        }
+        // Not known whether they may still see it (the database failed): neither keep
+        // delivering nor tell them they were removed. The client reconnects, and its
+        // subscribe checks again.
+        this.rt.ctx.logger.warn({ err }, 'access re-check failed')
         this.rt.hub.unsubscribe(this, roomId)
-        this.rooms.delete(roomId)
-        this.send({ t: 'removed', room: roomId })
-        return
-      }
-      // Not known whether they may still see it (the database failed): neither keep
-      // delivering nor tell them they were removed. The client reconnects, and its
-      // subscribe checks again.
-      this.rt.ctx.logger.warn({ err }, 'access re-check failed')
-      this.close(CloseCode.InternalError, 'try again')
-    })
+        this.close(CloseCode.InternalError, 'try again')
+        return false
+      },
+    )
   }
 
   close(code: CloseCode, reason: string): void {
@@ -246,7 +251,7 @@ class Connection implements Subscriber {
         this.rt.hub.subscribe(this, roomId, Math.min(cursor, access.lastSeq), access.lastSeq)
         // Their access changed while it was being checked: check again, now that the
         // room is among those a re-check covers.
-        if (this.accessChanges !== changes) this.onMembershipChange(roomId)
+        if (this.accessChanges !== changes) void this.onMembershipChange(roomId)
         await appendAudit(this.rt.ctx.db.db, {
           event: 'room.subscribe',
           actorUserId: this.principal.userId,
@@ -548,7 +553,7 @@ export class Realtime {
 
   private recheck(c: Connection): void {
     c.accessChanges++
-    for (const roomId of c.rooms) c.onMembershipChange(roomId)
+    for (const roomId of c.rooms) void c.onMembershipChange(roomId)
   }
 
   private disconnectLocal(match: { userId: string; sessionId?: string }): void {
