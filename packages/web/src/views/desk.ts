@@ -81,9 +81,18 @@ function rotationPrompt(ctx: ViewContext, deskId: string, renewed: () => void): 
     done.textContent = text
     renewed()
   }
-  onClick(rotate, () => {
+  /** Whether the desk still asks for a new key (if that cannot be read: assume so). */
+  const stillStale = () =>
+    ctx.client.deskAdvisors(deskId).then(
+      (a) => a.needsRotation,
+      () => true,
+    )
+  onClick(rotate, async () => {
     rotate.disabled = true
     alert.show(null)
+    // A colleague may have renewed it since this page asked: then there is nothing to do
+    // (a second new version would only make every advisor's device fetch another key).
+    if (!(await stillStale())) return finish(t('deskKeyRotatedByColleague'))
     ctx.client.publishDeskKey(deskId).then(
       (p) =>
         finish(
@@ -91,12 +100,8 @@ function rotationPrompt(ctx: ViewContext, deskId: string, renewed: () => void): 
             (p.skipped.length ? ' ' + t('deskKeySkipped', { n: String(p.skipped.length) }) : ''),
         ),
       async (err: unknown) => {
-        // A colleague made the new key first: nothing left to do here.
-        const still = await ctx.client.deskAdvisors(deskId).then(
-          (a) => a.needsRotation,
-          () => true,
-        )
-        if (!still) return finish(t('deskKeyRotatedByColleague'))
+        // A colleague made the new key first (both read the same version): nothing left.
+        if (!(await stillStale())) return finish(t('deskKeyRotatedByColleague'))
         rotate.disabled = false
         alert.show(errorText(err))
       },
