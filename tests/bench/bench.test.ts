@@ -80,6 +80,10 @@ function checkWellFormed(r: BenchReport): void {
   expect(s.idle_heap_kb_per_conn === null || s.idle_heap_kb_per_conn > 0).toBe(true)
   if (r.twoNode) expect(s.two_node_knee_ratio).toBeTypeOf('number')
   else expect(s.two_node_knee_ratio).toBeNull()
+  if (r.durable) {
+    expect(s.durable_baseline_knee_msgs_per_s).toBeTypeOf('number')
+    expect(s.durable_baseline_p50_ms_at_half).toBeTypeOf('number')
+  } else expect(s.durable_baseline_knee_msgs_per_s).toBeNull()
   expect(table(r, s)).toContain('durable fan-out knee')
   const svg = plot(r, 50)
   expect(svg.startsWith('<svg')).toBe(true)
@@ -99,8 +103,14 @@ describe('benchmark harness (correctness mode)', () => {
       expect(r.twoNode).toBeDefined()
       checkTarget(r.twoNode!, profile.members, connections, profile.idleCopies)
       expect(r.durability.persisted).toBe(r.durability.acked)
+      // The durable baseline: the same exactly-once delivery, and every ack a stored row.
+      expect(r.durable).toBeDefined()
+      checkTarget(r.durable!, profile.members, connections, profile.idleCopies)
+      expect(r.durableStore!.acked).toBeGreaterThan(0)
+      expect(r.durableStore!.persisted).toBe(r.durableStore!.acked)
     } else {
       expect(r.twoNode).toBeUndefined()
+      expect(r.durable).toBeUndefined()
     }
     expect(r.durability.acked).toBeGreaterThan(0)
     expect(r.crypto.node.sealUs).toBeGreaterThan(0)

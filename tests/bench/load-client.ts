@@ -118,7 +118,11 @@ let setup: LoadSetup
 /** Sealed envelopes per connection spec (index into setup.conns). */
 let pools: string[][] = []
 /** Highest seq seen per room and ledger, so a reconnect subscribes from there (no replay). */
-const known: Record<Ledger, Map<number, number>> = { api: new Map(), baseline: new Map() }
+const known: Record<Ledger, Map<number, number>> = {
+  api: new Map(),
+  baseline: new Map(),
+  durable: new Map(),
+}
 /** Messages each device has sent, across sets: picks the next envelope of its pool. */
 let sentBy: Uint32Array
 const sets = new Map<string, ConnSet>()

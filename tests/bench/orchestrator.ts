@@ -1,8 +1,9 @@
 /**
  * The benchmark run: seed a world on the real API, then with one load process drive
- * (1) the bare-ws baseline, (2) one API process, (3) two API processes sharing the
- * database, each through an idle-connection run and a knee search; then the client
- * crypto bench. Everything is measured in the same run, so the ratios compare like
+ * (1) the bare-ws baseline, (2) one API process, (3) the durable baseline (bare ws that
+ * commits every send to PostgreSQL first; PostgreSQL runs only), (4) two API processes
+ * sharing the database, each through a knee search (the first two after an
+ * idle-connection run); then the client crypto bench. Everything is measured in the same run, so the ratios compare like
  * with like on a noisy shared machine.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -29,6 +30,16 @@ import {
 import { PgWaits, commitLatency } from './pgdiag.js'
 import { coordinatorInvitation, seedWorld } from './seed.js'
 import type { FromLoad, Ledger, RoomHeads, StepResult, ToLoad } from './types.js'
+
+/** The load client's nice value: `BENCH_LOAD_NICE` (−20 … 19), else −10. */
+function loadNice(): number {
+  const v = process.env.BENCH_LOAD_NICE
+  if (v === undefined || v === '') return -10
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < -20 || n > 19)
+    throw new Error(`BENCH_LOAD_NICE must be an integer from -20 to 19, not ${v}`)
+  return n
+}
 
 export interface BenchOptions {
   profile: Profile
@@ -209,11 +220,15 @@ export interface BenchReport {
   sealMs: number
   baseline: TargetResult
   api: TargetResult
+  /** The durable baseline (PostgreSQL runs only): what durability alone costs here. */
+  durable: TargetResult | undefined
   twoNode: TargetResult | undefined
   /** What the 50% and 80% steps are fractions of (the knee, or the capacity if no knee). */
   fractionBase: 'knee' | 'capacity'
   /** Messages acknowledged in API runs vs message rows in the database afterwards. */
   durability: { acked: number; persisted: number | null }
+  /** The same for the durable baseline (its own table). */
+  durableStore: { acked: number; persisted: number | null } | undefined
   crypto: CryptoResult
 }
 
@@ -237,7 +252,7 @@ class LoadProcess {
   }
 
   /**
-   * The load client runs at a higher priority (nice −10) when allowed: on a shared,
+   * The load client runs at a higher priority (nice −10, `BENCH_LOAD_NICE`) when allowed: on a shared,
    * busy machine it must keep its send schedule and read receipts promptly, or its own
    * delays would be counted as the server's. The servers run at normal priority. With
    * BENCH_CPU_PROF=<dir> it writes a V8 CPU profile there too; with BENCH_TRACE=<dir>, a
@@ -253,7 +268,7 @@ class LoadProcess {
         {
           ipc: true,
           keepOutput: 16_384,
-          nice: -10,
+          nice: loadNice(),
           nodeArgs: prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [],
         },
       ),
@@ -348,10 +363,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         refreshing = false
       }
     }
-    const messageRows = async (): Promise<number | null> => {
+    /** Message rows stored by the API, or by the durable baseline (its own table). */
+    const messageRows = async (ledger: Ledger = 'api'): Promise<number | null> => {
       if (!pgc) return null
       const r = await pgc.query<{ n: string }>(
-        "select count(*) as n from room_events where kind = 'message'",
+        ledger === 'durable'
+          ? 'select count(*) as n from bench_durable_events'
+          : "select count(*) as n from room_events where kind = 'message'",
       )
       return Number(r.rows[0]!.n)
     }
@@ -372,7 +390,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       new CpuMeter(() => ({
         server: tg.servers.map((s) => s.pid),
         load: [lp.pid],
-        postgres: tg.ledger === 'api' ? pgPids : [],
+        postgres: tg.ledger === 'baseline' ? [] : pgPids,
       }))
     /** Anonymous RSS of a target's processes (see `anonRssKb`). */
     const serverRss = (tg: Target) => tg.servers.reduce((n, s) => n + (anonRssKb(s.pid) ?? 0), 0)
@@ -504,8 +522,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const runStep = async (tg: Target, rate: number, label: string): Promise<MeasuredStep> => {
       await refreshPgPids()
       const api = tg.ledger === 'api'
-      const rows0 = api ? await messageRows() : null
-      const waits = api && pgc ? new PgWaits(pgc) : undefined
+      const stores = tg.ledger !== 'baseline'
+      const rows0 = stores ? await messageRows(tg.ledger) : null
+      const waits = stores && pgc ? new PgWaits(pgc) : undefined
       waits?.start()
       const scraped0 = api ? await Promise.all(tg.servers.map((sv) => scrape(sv.url))) : []
       const meter = meterFor(tg)
@@ -531,7 +550,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
               scraped1.map((x) => x!.writer),
             )
           : null
-      const rows1 = api ? await messageRows() : null
+      const rows1 = stores ? await messageRows(tg.ledger) : null
       const ok =
         result.latency.p99 <= p.p99LimitMs &&
         result.lost === 0 &&
@@ -697,9 +716,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const finish = async (tg: Target) => {
       const rooms = await settle(tg)
       tg.missing = rooms.reduce((n, r) => n + r.behind, 0)
-      if (tg.ledger === 'api' && pgc) {
+      if (tg.ledger !== 'baseline' && pgc) {
         const r = await pgc.query<{ id: string; last_seq: number }>(
-          'select id, last_seq from rooms',
+          tg.ledger === 'api'
+            ? 'select id, last_seq from rooms'
+            : 'select room as id, max(seq) as last_seq from bench_durable_events group by room',
         )
         const byId = new Map<string, RoomHeads>(rooms.map((x) => [x.roomId, x]))
         tg.headGap = 0
@@ -742,14 +763,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const a = await startApi(env)
     servers.push(a)
     const api = await connect('api', 'api', 'api', [a], p.idle)
-    await warmup(baseline)
-    await warmup(api)
+    let durable: Target | undefined
+    let dur: ApiServer | undefined
+    if (db && p.durableBaseline) {
+      log('durable: bare ws that commits every send to PostgreSQL before delivering it')
+      dur = await startBaseline(db.url)
+      servers.push(dur)
+      durable = await connect('durable', 'durable', 'durable', [dur], false)
+    }
+    const side = durable ? [baseline, api, durable] : [baseline, api]
+    for (const tg of side) await warmup(tg)
     if (o.probe) {
       for (const rate of o.probe.rates)
         for (let i = 0; i < o.probe.repeat; i++)
-          for (const tg of i % 2 === 0 ? [baseline, api] : [api, baseline])
+          for (const tg of i % 2 === 0 ? side : [...side].reverse())
             await runStep(tg, rate, 'probe')
-    } else await search([baseline, api], p.pairReserveMs)
+    } else await search(side, p.pairReserveMs)
     // Latency below the knee; the baseline at the same rates shows the cost of durability.
     // With no knee at all (every rate missed p99 on a busy machine) the fractions are of
     // the capacity instead, and the report says so.
@@ -760,10 +789,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (ref <= 0 || o.probe) break
       await runStep(api, rate, `${Math.round(f * 100)}%`)
       await runStep(baseline, rate, `api${Math.round(f * 100)}%`)
+      if (durable) await runStep(durable, rate, `api${Math.round(f * 100)}%`)
     }
     await finish(baseline)
     await base.stop()
     servers.splice(servers.indexOf(base), 1)
+    let durableStore: BenchReport['durableStore']
+    if (durable && dur) {
+      await finish(durable)
+      await dur.stop()
+      servers.splice(servers.indexOf(dur), 1)
+      durableStore = {
+        acked: durable.steps.reduce((n, s) => n + s.acked, 0) + durable.warmupAcked,
+        persisted: await messageRows('durable'),
+      }
+    }
     await finish(api)
 
     // ---- two API processes: every room's members split across them
@@ -826,8 +866,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       sealMs: ready.sealMs,
       baseline: result(baseline),
       api: result(api),
+      durable: durable ? result(durable) : undefined,
       twoNode: two ? result(two) : undefined,
       durability: { acked, persisted },
+      durableStore,
       fractionBase,
       crypto,
     }

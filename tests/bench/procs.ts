@@ -248,7 +248,8 @@ export async function startApi(env: Record<string, string | undefined>): Promise
  * Starts the bare `ws` broadcast server (no auth, no persistence); BENCH_CPU_PROF as above,
  * BENCH_BASELINE_NODE_ARGS like BENCH_API_NODE_ARGS (for A/B runs of a V8 flag on both).
  */
-export async function startBaseline(): Promise<ApiServer> {
+/** The bare ws baseline; with `databaseUrl`, the durable one (see baseline-server.ts). */
+export async function startBaseline(databaseUrl?: string): Promise<ApiServer> {
   const port = await freePort()
   const inspectPort = await freePort()
   const prof = process.env.BENCH_CPU_PROF
@@ -256,7 +257,7 @@ export async function startBaseline(): Promise<ApiServer> {
   const c = runTs(
     path.join(benchDir, 'baseline-server.ts'),
     [],
-    { PORT: String(port) },
+    { PORT: String(port), DATABASE_URL: databaseUrl },
     {
       nodeArgs: [
         `--inspect-port=127.0.0.1:${inspectPort}`,

@@ -26,6 +26,11 @@ export interface Profile {
   /** A step whose send loop lagged more than this (p99) is marked noisy and re-run. */
   maxSendLagMs: number
   twoNode: boolean
+  /**
+   * With PostgreSQL: the durable baseline (bare ws + group commit to PostgreSQL) is
+   * measured beside the bare server and the API, in the same search.
+   */
+  durableBaseline: boolean
   /** Idle run: authenticated idle sockets, RSS per connection. */
   idle: boolean
   /** How long RSS is watched after the idle sockets connected (its minimum counts). */
@@ -67,6 +72,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     p99LimitMs: 50,
     maxSendLagMs: 10,
     twoNode: true,
+    durableBaseline: true,
     idle: true,
     idleSettleMs: 8000,
     idleCopies: 4,
@@ -93,6 +99,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     p99LimitMs: 50,
     maxSendLagMs: 10,
     twoNode: true,
+    durableBaseline: true,
     idle: true,
     idleSettleMs: 3000,
     idleCopies: 2,
@@ -120,6 +127,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     p99LimitMs: Number.POSITIVE_INFINITY,
     maxSendLagMs: Number.POSITIVE_INFINITY,
     twoNode: true,
+    durableBaseline: true,
     idle: true,
     idleSettleMs: 1000,
     idleCopies: 1,

@@ -24,6 +24,19 @@ export interface Summary {
   /** The bare-ws baseline at the API's 50% rate, in the same run: what durability adds. */
   baseline_p50_ms_at_half: number | null
   baseline_p99_ms_at_half: number | null
+  /**
+   * The durable baseline (bare ws + group commit to PostgreSQL, nothing else; PostgreSQL
+   * runs only): its knee and capacity, its knee over the bare one, the API's knee over
+   * its knee, and its latency at the API's 50% rate.
+   */
+  durable_baseline_knee_msgs_per_s: number | null
+  durable_baseline_capacity_msgs_per_s: number | null
+  durable_baseline_knee_ratio: number | null
+  knee_ratio_to_durable: number | null
+  durable_baseline_p50_ms_at_half: number | null
+  durable_baseline_p99_ms_at_half: number | null
+  durable_baseline_cpu_pct_at_knee: number | null
+  durable_baseline_postgres_cpu_pct_at_knee: number | null
   lost: number
   two_node_knee_msgs_per_s: number | null
   /** Two-process knee over the bare-ws knee (same scale as knee_ratio). */
@@ -71,12 +84,14 @@ const ratio = (a: number | null | undefined, b: number | null | undefined): numb
   a === null || a === undefined || !b ? null : round2(a / b)
 
 export function summarize(r: BenchReport): Summary {
-  const targets = [r.baseline, r.api, r.twoNode].filter((t): t is TargetResult => !!t)
+  const targets = [r.baseline, r.api, r.durable, r.twoNode].filter((t): t is TargetResult => !!t)
   const half = stepAt(r.api, '50%')
   const p80 = stepAt(r.api, '80%')
   const twoHalf = stepAt(r.twoNode, '50%')
   const k = kneeStep(r.api)
   const bk = kneeStep(r.baseline)
+  const dk = r.durable ? kneeStep(r.durable) : undefined
+  const dHalf = stepAt(r.durable, 'api50%')
   // Lost = deliveries that never arrived: in any step at or below the knee, plus anything
   // still missing once every connection settled (a later delivery is late, not lost).
   const lostIn = (t: TargetResult | undefined) =>
@@ -103,6 +118,14 @@ export function summarize(r: BenchReport): Summary {
     p99_ms_at_80pct: p80?.latency.p99 ?? null,
     baseline_p50_ms_at_half: stepAt(r.baseline, 'api50%')?.latency.p50 ?? null,
     baseline_p99_ms_at_half: stepAt(r.baseline, 'api50%')?.latency.p99 ?? null,
+    durable_baseline_knee_msgs_per_s: r.durable ? r.durable.knee : null,
+    durable_baseline_capacity_msgs_per_s: r.durable ? r.durable.capacity : null,
+    durable_baseline_knee_ratio: r.durable ? ratio(r.durable.knee, r.baseline.knee) : null,
+    knee_ratio_to_durable: r.durable ? ratio(r.api.knee, r.durable.knee) : null,
+    durable_baseline_p50_ms_at_half: dHalf?.latency.p50 ?? null,
+    durable_baseline_p99_ms_at_half: dHalf?.latency.p99 ?? null,
+    durable_baseline_cpu_pct_at_knee: dk?.cpu.cpuPct.server ?? null,
+    durable_baseline_postgres_cpu_pct_at_knee: dk?.cpu.cpuPct.postgres ?? null,
     lost: lostIn(r.api) + lostIn(r.twoNode),
     two_node_knee_msgs_per_s: r.twoNode?.searched ? r.twoNode.knee : null,
     two_node_knee_ratio: r.twoNode?.searched ? ratio(r.twoNode.knee, r.baseline.knee) : null,
@@ -164,7 +187,7 @@ export function table(r: BenchReport, s: Summary): string {
     'target    step      rate/s  sent     p50ms   p99ms   maxms   ack99  lost  dup  deliv/s  ' +
       'srv%  pg%  load%  box%  lag99  srvRSS  ok',
   )
-  for (const t of [r.baseline, r.api, r.twoNode]) {
+  for (const t of [r.baseline, r.api, r.durable, r.twoNode]) {
     if (!t) continue
     for (const st of t.steps) {
       lines.push(
@@ -230,6 +253,16 @@ export function table(r: BenchReport, s: Summary): string {
       '',
     ],
     [
+      'durable baseline',
+      r.durable
+        ? `knee ${s.durable_baseline_knee_msgs_per_s}, capacity ${s.durable_baseline_capacity_msgs_per_s} msg/s ` +
+          `(bare ws + group commit; ×${s.durable_baseline_knee_ratio} of bare); at the API's 50%: ` +
+          `p50 ${s.durable_baseline_p50_ms_at_half} ms, p99 ${s.durable_baseline_p99_ms_at_half} ms`
+        : 'n/a (PGlite)',
+      r.durable ? `api ×${s.knee_ratio_to_durable}` : '',
+      '(what durability alone costs here)',
+    ],
+    [
       'two processes',
       `knee ${s.two_node_knee_msgs_per_s}, capacity ${s.two_node_capacity_msgs_per_s}, p50 at 50% ${s.two_node_p50_ms_at_half} ms`,
       `×${s.two_node_knee_ratio}`,
@@ -292,6 +325,13 @@ export function table(r: BenchReport, s: Summary): string {
       `every ack persisted: ${yes(r.durability.persisted === null ? null : r.durability.persisted >= r.durability.acked)}`,
     ],
   ]
+  if (r.durableStore)
+    rows.push([
+      'durable baseline stored',
+      `${r.durableStore.acked} acked, ${r.durableStore.persisted ?? 'n/a'} rows`,
+      '',
+      `every ack persisted: ${yes(r.durableStore.persisted === null ? null : r.durableStore.persisted >= r.durableStore.acked)}`,
+    ])
   for (const [a, b, c, d] of rows) lines.push(`${a.padEnd(24)} ${b}  ${c}  ${d}`.trimEnd())
   return lines.join('\n')
 }
@@ -302,6 +342,7 @@ export function table(r: BenchReport, s: Summary): string {
 const COLORS: Record<string, string> = {
   baseline: '#777777',
   api: '#1f6feb',
+  durable: '#2e8b57',
   'api×2': '#d2691e',
 }
 
@@ -309,7 +350,7 @@ export function plot(r: BenchReport, limitMs: number): string {
   const W = 860
   const H = 520
   const m = { l: 70, r: 180, t: 40, b: 60 }
-  const targets = [r.baseline, r.api, r.twoNode].filter((t): t is TargetResult => !!t)
+  const targets = [r.baseline, r.api, r.durable, r.twoNode].filter((t): t is TargetResult => !!t)
   const all = targets.flatMap((t) => t.steps)
   const maxRate = Math.max(1, ...all.map((s) => s.rate)) * 1.05
   const lats = all.flatMap((s) => [s.latency.p50, s.latency.p99]).filter((v) => v > 0)

@@ -18,16 +18,19 @@ baseline measured in the same run (docs/benchmarks.md explains every figure).
   1. Seeds a fresh PostgreSQL database through the real API (people, devices, rooms).
   2. Bare ws broadcast server: idle sockets (RSS/connection), then a knee search.
   3. One API process: the same, plus latency at 50% and 80% of its knee.
-  4. Two API processes (members split across them): 50% step and a knee search.
-  5. Client crypto: SDK seal/open vs a bare libsodium loop (Node); a room history
+  4. Durable baseline: bare ws that group-commits every send to PostgreSQL before
+     delivering it, searched beside 2 and 3 (what durability alone costs here).
+  5. Two API processes (members split across them): 50% step and a knee search.
+  6. Client crypto: SDK seal/open vs a bare libsodium loop (Node); a room history
      verified and decrypted in Chromium.
 
 Options:
   --quick              smaller world and shorter steps (under 2 minutes)
   --out <dir>          where to write results (default: bench-results/)
   --no-browser         skip the Chromium history bench
-  --probe <rates>      no knee search: the bare server and one API process at each of
-                       these comma-separated rates (msg/s), alternating; no two-process
+  --probe <rates>      no knee search: the bare server, one API process and the durable
+                       baseline at each of these comma-separated rates (msg/s),
+                       alternating; no two-process
                        run and no browser; for comparing changes quickly
   --repeat <n>         with --probe: steps per rate and target (default 2)
   --help               this text

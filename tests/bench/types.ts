@@ -38,8 +38,11 @@ export interface LoadSetup {
   plaintextBytes: number
 }
 
-/** Whose sequence numbers a connection set follows: the database's or the baseline's. */
-export type Ledger = 'api' | 'baseline'
+/**
+ * Whose sequence numbers a connection set follows: the database's (API), the bare
+ * baseline's, or the durable baseline's (its own table).
+ */
+export type Ledger = 'api' | 'baseline' | 'durable'
 
 /**
  * The load client holds named connection sets (one WebSocket per member device each),

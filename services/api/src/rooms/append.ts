@@ -86,25 +86,38 @@ export const APPEND_SQL = `
  * driver and decoded again by the server, at twice the size.
  */
 export function appendParams(events: readonly NewEvent[], now: Date): unknown[] {
-  const offsets: number[] = []
-  const lengths: number[] = []
-  let off = 0
-  for (const e of events) {
-    offsets.push(off)
-    lengths.push(e.body.byteLength)
-    off += e.body.byteLength
-  }
+  const { bytes, offsets, lengths } = packBodies(events.map((e) => e.body))
   return [
     events.map((_, i) => i),
     events.map((e) => e.roomId),
     events.map((e) => e.senderId),
     events.map((e) => e.senderDevice),
     events.map((e) => e.idem),
-    Buffer.concat(events.map((e) => e.body)),
+    bytes,
     offsets,
     lengths,
     now,
   ]
+}
+
+/**
+ * Bodies as one binary parameter plus each body's offset and length in it, for a
+ * statement to cut out again with `substring(bytes from off + 1 for len)`.
+ */
+export function packBodies(bodies: readonly Uint8Array[]): {
+  bytes: Buffer
+  offsets: number[]
+  lengths: number[]
+} {
+  const offsets: number[] = []
+  const lengths: number[] = []
+  let off = 0
+  for (const b of bodies) {
+    offsets.push(off)
+    lengths.push(b.byteLength)
+    off += b.byteLength
+  }
+  return { bytes: Buffer.concat(bodies), offsets, lengths }
 }
 
 /**
