@@ -6,7 +6,7 @@
  * idle-connection run); then the client crypto bench. Everything is measured in the same run, so the ratios compare like
  * with like on a noisy shared machine.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -298,6 +298,33 @@ class LoadProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles (`startTime`, `timeDeltas`). */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
+
+/**
+ * With BENCH_CPU_PROF, each step's window goes to `steps.jsonl` there, on the profiles'
+ * clock, with the pids of the target's processes: a profile can be cut to one target's
+ * steps (`pnpm tsx tests/bench/profile-steps.ts`).
+ */
+async function noteStep(
+  tg: { name: string; servers: { pid: number }[] },
+  label: string,
+  rate: number,
+  startUs: number,
+): Promise<void> {
+  const dir = process.env.BENCH_CPU_PROF
+  if (!dir) return
+  const line = {
+    target: tg.name,
+    pids: tg.servers.map((s) => s.pid),
+    label,
+    rate,
+    startUs,
+    endUs: monotonicUs(),
+  }
+  await appendFile(path.join(path.resolve(dir), 'steps.jsonl'), JSON.stringify(line) + '\n')
+}
+
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const p = o.profile
   const started = Date.now()
@@ -306,6 +333,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t = () => `${Math.round((Date.now() - started) / 1000)}s`.padStart(4)
   const log = (s: string) => o.log(`[${t()}] ${s}`)
   const tmp = await mkdtemp(path.join(tmpdir(), 'vs-bench-'))
+  if (process.env.BENCH_CPU_PROF)
+    await mkdir(path.resolve(process.env.BENCH_CPU_PROF), { recursive: true })
   const servers: ApiServer[] = []
   let load: LoadProcess | undefined
   let pgc: pg.Client | undefined
@@ -530,6 +559,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const meter = meterFor(tg)
       meter.begin()
       const pids = setInterval(() => void refreshPgPids().catch(() => {}), 1000)
+      const startUs = monotonicUs()
       const { result } = await lp
         .ask(
           { t: 'step', set: tg.set, label, rate, durationMs: p.stepMs, drainMs: p.drainMs },
@@ -537,6 +567,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         )
         .finally(() => clearInterval(pids))
       const cpu = meter.end()
+      await noteStep(tg, label, rate, startUs)
       const pgWaits = waits ? await waits.stop() : null
       const scraped1 = api ? await Promise.all(tg.servers.map((sv) => scrape(sv.url))) : []
       const loopLagMs = scraped1.reduce<MeasuredStep['loopLagMs']>(
@@ -581,6 +612,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           `lost ${result.lost}${result.duplicates ? `, dup ${result.duplicates}` : ''}` +
           `${errs ? `, errors ${errs}` : ''}; cpu server ${cpu.cpuPct.server}% ` +
           `pg ${cpu.cpuPct.postgres}% load ${cpu.cpuPct.load}% machine ${cpu.machinePct}%` +
+          `; server writes ${round2((cpu.writes.server ?? 0) / Math.max(1, result.sent))}/msg` +
           `${noisy ? ` [noisy: send lag p99 ${result.sendLagP99Ms} ms]` : ''} ${ok ? '✓' : '✗'}` +
           (loopLagMs ? `; event loop p99 ${loopLagMs.p99} ms` : '') +
           (writer

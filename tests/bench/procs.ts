@@ -282,6 +282,8 @@ export interface ProcSample {
   /** CPU seconds (user + system) since the process started. */
   cpuS: number
   rssKb: number
+  /** Write system calls (write, writev, sendmsg, …) since the process started. */
+  writes: number
 }
 
 /**
@@ -308,7 +310,12 @@ export function readProc(pid: number): ProcSample | undefined {
     const stime = Number(rest[12])
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const m = /VmRSS:\s+(\d+) kB/.exec(status)
-    return { cpuS: (utime + stime) / clkTck, rssKb: m ? Number(m[1]) : 0 }
+    const w = /^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    return {
+      cpuS: (utime + stime) / clkTck,
+      rssKb: m ? Number(m[1]) : 0,
+      writes: w ? Number(w[1]) : 0,
+    }
   } catch {
     return undefined
   }
@@ -328,6 +335,11 @@ export interface CpuWindow {
   cpuPct: Record<string, number>
   /** Peak RSS per named group in KiB seen while sampling. */
   peakRssKb: Record<string, number>
+  /**
+   * Write system calls per named group over the window: on a fan-out server one per
+   * socket write, so against the deliveries it shows how many frames share a write.
+   */
+  writes: Record<string, number>
   /** Whole-machine busy share, percent of all cores. */
   machinePct: number
 }
@@ -337,8 +349,8 @@ export interface CpuWindow {
  * sample so short-lived processes (PostgreSQL backends) are caught.
  */
 export class CpuMeter {
-  private start = new Map<number, number>()
-  private last = new Map<number, number>()
+  private start = new Map<number, ProcSample>()
+  private last = new Map<number, ProcSample>()
   private peak: Record<string, number> = {}
   private t0 = 0
   private m0 = { busy: 0, total: 0 }
@@ -363,8 +375,8 @@ export class CpuMeter {
       for (const pid of pids) {
         const s = readProc(pid)
         if (!s) continue
-        if (!this.start.has(pid)) this.start.set(pid, s.cpuS)
-        this.last.set(pid, s.cpuS)
+        if (!this.start.has(pid)) this.start.set(pid, s)
+        this.last.set(pid, s)
         rss += s.rssKb
       }
       this.peak[name] = Math.max(this.peak[name] ?? 0, rss)
@@ -377,15 +389,25 @@ export class CpuMeter {
     const secs = (performance.now() - this.t0) / 1000
     const m1 = readMachine()
     const cpuPct: Record<string, number> = {}
+    const writes: Record<string, number> = {}
     for (const [name, pids] of Object.entries(this.groups())) {
       let used = 0
-      for (const pid of pids) used += (this.last.get(pid) ?? 0) - (this.start.get(pid) ?? 0)
+      let w = 0
+      for (const pid of pids) {
+        const a = this.start.get(pid)
+        const b = this.last.get(pid)
+        if (!a || !b) continue
+        used += b.cpuS - a.cpuS
+        w += b.writes - a.writes
+      }
       cpuPct[name] = round1((used / secs) * 100)
+      writes[name] = w
     }
     const dt = m1.total - this.m0.total
     return {
       cpuPct,
       peakRssKb: { ...this.peak },
+      writes,
       machinePct: dt > 0 ? round1(((m1.busy - this.m0.busy) / dt) * 100) : 0,
     }
   }
