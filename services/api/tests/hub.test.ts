@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createLogger } from '../src/logger.js'
+import type { TextFrame } from '../src/realtime/frame.js'
 import { Hub, type Subscriber } from '../src/realtime/hub.js'
 import type { StoredEvent } from '../src/rooms/events.js'
 import { createTestDb, type TestDb } from './helpers/test-db.js'
@@ -16,8 +17,8 @@ class Recorder implements Subscriber {
   private static next = 1
   readonly id = Recorder.next++
   readonly frames: Array<{ room: string; seq: number }> = []
-  sendRaw(frame: Buffer): boolean {
-    const f = JSON.parse(frame.toString()) as { room: string; seq: number }
+  sendRaw(frame: TextFrame): boolean {
+    const f = JSON.parse(frame.json.toString()) as { room: string; seq: number }
     this.frames.push({ room: f.room, seq: f.seq })
     return true
   }

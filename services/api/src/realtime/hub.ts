@@ -8,13 +8,14 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import type { Logger } from '../logger.js'
 import { eventFrameBytes, fetchEvents, type StoredEvent } from '../rooms/events.js'
+import { TextFrame } from './frame.js'
 import type { RemoteCommit } from './notifier.js'
 
 /** What the hub needs from a connection. */
 export interface Subscriber {
   readonly id: number
-  /** Sends a serialized text frame; returns false if the connection is gone or cut off. */
-  sendRaw(frame: Buffer): boolean
+  /** Sends a text frame; returns false if the connection is gone or cut off. */
+  sendRaw(frame: TextFrame): boolean
   /**
    * Runs `page` (fetch and send one replay page) once the socket's send buffer is small
    * enough, one page at a time per connection.
@@ -124,8 +125,8 @@ export class Hub {
         const r = this.rooms.get(e.roomId)
         if (!r) continue
         r.latest = Math.max(r.latest, e.seq)
-        // Serialize once for every recipient.
-        const frame = eventFrameBytes(e)
+        // Serialize (and frame) once for every recipient.
+        const frame = new TextFrame(eventFrameBytes(e))
         for (const sub of r.subs.values()) this.offer(e.roomId, sub, e.seq, frame)
         if (e.kind === 'commit')
           for (const sub of r.subs.values()) this.recheck(e.roomId, sub, e.seq)
@@ -154,7 +155,7 @@ export class Hub {
     }
     r.latest = c.seq
     for (const e of c.events) {
-      const frame = Buffer.from(JSON.stringify(e))
+      const frame = TextFrame.of(JSON.stringify(e))
       for (const sub of r.subs.values()) this.offer(c.roomId, sub, e.seq, frame)
       if (e.kind === 'commit') for (const sub of r.subs.values()) this.recheck(c.roomId, sub, e.seq)
     }
@@ -202,7 +203,7 @@ export class Hub {
       const events = await fetchEvents(this.db, roomId, cursor, FILL_PAGE, FILL_PAGE_BYTES)
       if (events.length === 0) return
       for (const e of events) {
-        const frame = eventFrameBytes(e)
+        const frame = new TextFrame(eventFrameBytes(e))
         const rs = this.rooms.get(roomId)
         if (!rs) return
         for (const sub of rs.subs.values()) this.offer(roomId, sub, e.seq, frame)
@@ -237,7 +238,7 @@ export class Hub {
     )
   }
 
-  private offer(roomId: string, sub: Sub, seq: number, frame: Buffer): void {
+  private offer(roomId: string, sub: Sub, seq: number, frame: TextFrame): void {
     if (sub.filling || seq <= sub.cursor) return
     if (seq === sub.cursor + 1) {
       if (sub.subscriber.sendRaw(frame)) sub.cursor = seq
@@ -267,7 +268,7 @@ export class Hub {
           // Unsubscribed (or removed from the room) meanwhile: nothing more goes out.
           if (events.length === 0 || !current()) return 'stop'
           for (const e of events) {
-            if (!sub.subscriber.sendRaw(eventFrameBytes(e))) return 'stop'
+            if (!sub.subscriber.sendRaw(new TextFrame(eventFrameBytes(e)))) return 'stop'
             sub.cursor = e.seq
             // A membership commit newer than their last access check may be one that
             // removed them (it reached this hub's other subscribers live, before this one

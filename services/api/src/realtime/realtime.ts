@@ -7,7 +7,6 @@ import type { Socket } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { fromB64 } from '@vs/crypto'
 import { ClientFrame, CloseCode, WS_MAX_FRAME_BYTES, type ServerFrame } from '@vs/protocol'
 import type { AppContext } from '../context.js'
 import type { Principal } from '../identity/principal.js'
@@ -15,8 +14,9 @@ import { appendAudit } from '../audit.js'
 import { ApiError } from '../errors.js'
 import { liveSessions, loadPrincipal } from '../identity/principal.js'
 import { roomAccess } from '../rooms/access.js'
-import type { StoredEvent } from '../rooms/events.js'
+import { decodeBody, type StoredEvent } from '../rooms/events.js'
 import { RoomWriter } from '../rooms/writer.js'
+import { TextFrame } from './frame.js'
 import { Hub, type Subscriber } from './hub.js'
 import { Notifier } from './notifier.js'
 
@@ -72,6 +72,11 @@ function tcpOf(socket: WebSocket): Socket | undefined {
   return (socket as unknown as { _socket?: Socket })._socket
 }
 
+/** Whether ws's sender holds no frames of its own (its `_state` is DEFAULT, 0). */
+function senderIdle(socket: WebSocket): boolean {
+  return (socket as unknown as { _sender?: { _state?: number } })._sender?._state === 0
+}
+
 class Connection implements Subscriber {
   readonly id = nextId++
   readonly rooms = new Set<string>()
@@ -97,16 +102,21 @@ class Connection implements Subscriber {
     return now >= this.expiresAt
   }
 
-  sendRaw(frame: Buffer | string): boolean {
+  sendRaw(frame: TextFrame): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false
-    if (this.socket.bufferedAmount > this.rt.limits.maxBufferedBytes) {
+    const buffered = this.socket.bufferedAmount
+    if (buffered > this.rt.limits.maxBufferedBytes) {
       // Cut off rather than grow server memory; the client resyncs from its cursor.
       this.close(CloseCode.SlowConsumer, 'slow consumer')
       return false
     }
-    this.rt.cork(this)
-    // A Buffer goes out as the text frame it encodes, without copying it per socket.
-    this.socket.send(frame, { binary: false })
+    this.rt.cork(this, buffered)
+    const tcp = this.tcp
+    // The frame as framed once for every recipient, straight into the TCP socket, while
+    // ws's sender has nothing queued of its own (it queues only while compressing, which
+    // this server never does); else through ws, behind what it holds.
+    if (tcp && !tcp.destroyed && senderIdle(this.socket)) tcp.write(frame.wire)
+    else this.socket.send(frame.json, { binary: false })
     return true
   }
 
@@ -130,7 +140,7 @@ class Connection implements Subscriber {
   }
 
   send(frame: ServerFrame): void {
-    this.sendRaw(JSON.stringify(frame))
+    this.sendRaw(TextFrame.of(JSON.stringify(frame)))
   }
 
   onMembershipChange(roomId: string): Promise<boolean> {
@@ -269,17 +279,16 @@ class Connection implements Subscriber {
   }
 
   private async sendEvent(f: Extract<ClientFrame, { t: 'send' }>): Promise<void> {
-    let body: Uint8Array
-    try {
-      body = fromB64(f.body)
-    } catch {
+    // The frame check admitted only base64url characters in `f.body`.
+    const decoded = decodeBody(f.body)
+    if (!decoded)
       return this.send({
         t: 'err',
         id: f.id,
         code: 'VS_BAD_FRAME',
         message: 'Ongeldige inhoud / Invalid body',
       })
-    }
+    const { body, canonical } = decoded
     try {
       // As a desk, the writer asks afresh whether they advise it, in the transaction that
       // stores the message: an advisor removed from the desk loses its voice at once, also
@@ -291,6 +300,7 @@ class Connection implements Subscriber {
         senderDevice: f.dev,
         idem: f.idem,
         body,
+        ...(canonical ? { bodyB64: f.body } : {}),
         ...(f.as ? { actor: this.principal.userId } : {}),
       })
       if (o.ok) this.send({ t: 'ack', id: f.id, room: f.room, seq: o.seq, duplicate: o.duplicate })
@@ -385,12 +395,12 @@ export class Realtime {
     )
   }
 
-  /** Holds `c`'s writes until the end of this turn (see `corked`). */
-  cork(c: Connection): void {
+  /** Holds `c`'s writes until the end of this turn (see `corked`); `buffered`: its backlog. */
+  cork(c: Connection, buffered: number): void {
     if (c.corked) return
     const tcp = c.tcp
     // A socket with writes still queued (its reader is behind) is left alone.
-    if (!tcp || tcp.destroyed || c.socket.bufferedAmount > 0) return
+    if (!tcp || tcp.destroyed || buffered > 0) return
     tcp.cork()
     c.corked = true
     this.corked[this.corkedCount++] = c

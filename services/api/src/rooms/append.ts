@@ -155,6 +155,7 @@ export async function appendMessages(
       senderDevice: e.senderDevice,
       createdAt: now,
       body: e.body,
+      ...(e.bodyB64 === undefined ? {} : { bodyB64: e.bodyB64 }),
     })
   }
   return stored

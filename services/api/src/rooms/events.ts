@@ -16,6 +16,8 @@ export interface NewEvent {
   senderDevice: string
   idem: string
   body: Uint8Array
+  /** `body` as the client sent it, when that is its canonical base64url (`decodeBody`). */
+  bodyB64?: string
   /**
    * The user sending for `senderId` when that is a desk they advise. The event is stored
    * only if they still advise it when it is written: read under a share lock in the same
@@ -32,6 +34,8 @@ export interface StoredEvent {
   senderDevice: string
   createdAt: Date
   body: Uint8Array
+  /** `body` as base64url, when the sender's own text of it is at hand (`NewEvent.bodyB64`). */
+  bodyB64?: string
 }
 
 export type InsertOutcome =
@@ -150,6 +154,7 @@ export async function insertEvents(
       senderDevice: e.senderDevice,
       createdAt: now,
       body: e.body,
+      ...(e.bodyB64 === undefined ? {} : { bodyB64: e.bodyB64 }),
     }
     rows.push(ev)
     rowsIdem.push(e.idem)
@@ -222,6 +227,31 @@ export function bodyB64(body: Uint8Array): string {
   return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64url')
 }
 
+/**
+ * A message body from a frame whose schema already admitted only base64url characters
+ * (no padding): undefined for a length no encoding has (4n + 1); else the native decoder
+ * reads the same bytes as `fromB64` in @vs/crypto, at a fraction of the cost.
+ * `canonical`: the text is the one encoding of those bytes (the unused low bits of its
+ * last character are zero, as every encoder writes them), so it can go out in event
+ * frames as it came in.
+ */
+export function decodeBody(b64: string): { body: Buffer; canonical: boolean } | undefined {
+  const rest = b64.length % 4
+  if (rest === 1) return undefined
+  const body = Buffer.from(b64, 'base64url')
+  if (rest === 0) return { body, canonical: true }
+  const v = b64Value(b64.charCodeAt(b64.length - 1))
+  return { body, canonical: (v & (rest === 2 ? 0x0f : 0x03)) === 0 }
+}
+
+/** The value of one base64url character (the caller knows it is one). */
+function b64Value(c: number): number {
+  if (c >= 97) return c - 71 // a-z
+  if (c >= 65) return c - 65 // A-Z
+  if (c >= 48) return c + 4 // 0-9
+  return c === 45 ? 62 : 63 // '-', '_'
+}
+
 /** An event as the `ev` frame every subscriber gets, serialized once for all of them. */
 export function eventFrameBytes(e: StoredEvent): Buffer {
   return Buffer.from(JSON.stringify(eventFrame(e)))
@@ -236,7 +266,7 @@ export function eventFrame(e: StoredEvent): ServerEvent {
     from: e.senderId,
     dev: e.senderDevice,
     at: e.createdAt.getTime(),
-    body: bodyB64(e.body),
+    body: e.bodyB64 ?? bodyB64(e.body),
   }
 }
 
