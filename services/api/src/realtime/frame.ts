@@ -13,7 +13,10 @@ type FrameFn = (
 ) => Buffer[]
 
 /** `ws`'s `Sender.frame` (exported by `ws`, missing from its type definitions). */
-const frameWith: FrameFn = (ws as unknown as { Sender: { frame: FrameFn } }).Sender.frame
+const exported = (ws as unknown as { Sender?: { frame?: FrameFn } }).Sender?.frame
+// Fail at start-up, not in the middle of a fan-out, if a `ws` upgrade ever drops it.
+if (typeof exported !== 'function') throw new Error('ws no longer exports Sender.frame')
+const frameWith: FrameFn = exported
 
 const TEXT = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }
 

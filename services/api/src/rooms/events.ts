@@ -246,10 +246,11 @@ export function decodeBody(b64: string): { body: Buffer; canonical: boolean } | 
 
 /** The value of one base64url character (the caller knows it is one). */
 function b64Value(c: number): number {
+  if (c === 45) return 62 // '-'
+  if (c === 95) return 63 // '_'
   if (c >= 97) return c - 71 // a-z
   if (c >= 65) return c - 65 // A-Z
-  if (c >= 48) return c + 4 // 0-9
-  return c === 45 ? 62 : 63 // '-', '_'
+  return c + 4 // 0-9
 }
 
 /** An event as the `ev` frame every subscriber gets, serialized once for all of them. */
