@@ -258,7 +258,7 @@ export function table(r: BenchReport, s: Summary): string {
         ? `knee ${s.durable_baseline_knee_msgs_per_s}, capacity ${s.durable_baseline_capacity_msgs_per_s} msg/s ` +
           `(bare ws + group commit; ×${s.durable_baseline_knee_ratio} of bare); at the API's 50%: ` +
           `p50 ${s.durable_baseline_p50_ms_at_half} ms, p99 ${s.durable_baseline_p99_ms_at_half} ms`
-        : 'n/a (PGlite)',
+        : 'not measured (PGlite, or --quick)',
       r.durable ? `api ×${s.knee_ratio_to_durable}` : '',
       '(what durability alone costs here)',
     ],
