@@ -3,8 +3,8 @@
  * (1) the bare-ws baseline, (2) one API process, (3) the durable baseline (bare ws that
  * commits every send to PostgreSQL first; PostgreSQL runs only), (4) two API processes
  * sharing the database, each through a knee search (the first two after an
- * idle-connection run); then the client crypto bench. Everything is measured in the same run, so the ratios compare like
- * with like on a noisy shared machine.
+ * idle-connection run); then the client crypto bench. Everything is measured in the same
+ * run, so the ratios compare like with like on a noisy shared machine.
  */
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'

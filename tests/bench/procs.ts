@@ -245,10 +245,10 @@ export async function startApi(env: Record<string, string | undefined>): Promise
 }
 
 /**
- * Starts the bare `ws` broadcast server (no auth, no persistence); BENCH_CPU_PROF as above,
+ * Starts the bare `ws` broadcast server (no auth, no persistence), or with `databaseUrl`
+ * the durable baseline (see baseline-server.ts); BENCH_CPU_PROF as above,
  * BENCH_BASELINE_NODE_ARGS like BENCH_API_NODE_ARGS (for A/B runs of a V8 flag on both).
  */
-/** The bare ws baseline; with `databaseUrl`, the durable one (see baseline-server.ts). */
 export async function startBaseline(databaseUrl?: string): Promise<ApiServer> {
   const port = await freePort()
   const inspectPort = await freePort()

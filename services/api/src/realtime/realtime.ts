@@ -110,8 +110,8 @@ class Connection implements Subscriber {
       this.close(CloseCode.SlowConsumer, 'slow consumer')
       return false
     }
-    this.rt.cork(this, buffered)
     const tcp = this.tcp
+    this.rt.cork(this, tcp, buffered)
     // The frame as framed once for every recipient, straight into the TCP socket, while
     // ws's sender has nothing queued of its own (it queues only while compressing, which
     // this server never does); else through ws, behind what it holds.
@@ -395,10 +395,12 @@ export class Realtime {
     )
   }
 
-  /** Holds `c`'s writes until the end of this turn (see `corked`); `buffered`: its backlog. */
-  cork(c: Connection, buffered: number): void {
+  /**
+   * Holds `c`'s writes until the end of this turn (see `corked`); `tcp`: its TCP socket,
+   * `buffered`: its backlog.
+   */
+  cork(c: Connection, tcp: Socket | undefined, buffered: number): void {
     if (c.corked) return
-    const tcp = c.tcp
     // A socket with writes still queued (its reader is behind) is left alone.
     if (!tcp || tcp.destroyed || buffered > 0) return
     tcp.cork()
