@@ -118,3 +118,13 @@ describe('benchmark harness (correctness mode)', () => {
     checkWellFormed(r)
   }, 240_000)
 })
+
+describe('BENCH_API_ENV', () => {
+  it('passes NAME=value pairs on to the API processes, and refuses anything else', async () => {
+    const { apiEnvFromBench } = await import('./procs.js')
+    expect(apiEnvFromBench('')).toEqual({})
+    expect(apiEnvFromBench(' A=1  B=x=y ')).toEqual({ A: '1', B: 'x=y' })
+    expect(() => apiEnvFromBench('A=1 oops')).toThrow(/NAME=value/)
+    expect(() => apiEnvFromBench('=1')).toThrow(/NAME=value/)
+  })
+})

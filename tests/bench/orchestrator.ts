@@ -611,7 +611,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
           `lost ${result.lost}${result.duplicates ? `, dup ${result.duplicates}` : ''}` +
           `${errs ? `, errors ${errs}` : ''}; cpu server ${cpu.cpuPct.server}% ` +
-          `pg ${cpu.cpuPct.postgres}% load ${cpu.cpuPct.load}% machine ${cpu.machinePct}%` +
+          `pg ${cpu.cpuPct.postgres}% load ${cpu.cpuPct.load}% machine ${cpu.machinePct}% ` +
+          `(steal ${cpu.stealPct}%)` +
           `; server writes ${round2((cpu.writes.server ?? 0) / Math.max(1, result.sent))}/msg` +
           `${noisy ? ` [noisy: send lag p99 ${result.sendLagP99Ms} ms]` : ''} ${ok ? '✓' : '✗'}` +
           (loopLagMs ? `; event loop p99 ${loopLagMs.p99} ms` : '') +

@@ -209,6 +209,21 @@ export async function collectGarbage(
 const serverNodeArgs = ['--expose-gc', '--no-memory-reducer']
 
 /**
+ * Extra environment for the API processes, for A/B runs of a setting: BENCH_API_ENV holds
+ * space-separated NAME=value pairs (the benchmark passes no other variable of its own
+ * environment on to the servers).
+ */
+export function apiEnvFromBench(spec = process.env.BENCH_API_ENV ?? ''): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of spec.split(' ').filter(Boolean)) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new Error(`BENCH_API_ENV: expected NAME=value, got ${pair}`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
+}
+
+/**
  * Starts the real API process and waits until it is ready. With BENCH_CPU_PROF=<dir> the
  * process writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
  */
@@ -221,7 +236,7 @@ export async function startApi(env: Record<string, string | undefined>): Promise
   const c = runTs(
     apiEntry,
     [],
-    { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env, ...apiEnvFromBench() },
     {
       nodeArgs: [
         `--inspect-port=127.0.0.1:${inspectPort}`,
@@ -321,13 +336,16 @@ export function readProc(pid: number): ProcSample | undefined {
   }
 }
 
-/** Busy and total jiffies of the whole machine. */
-function readMachine(): { busy: number; total: number } {
+/**
+ * Busy, stolen and total jiffies of the whole machine. Steal is time the hypervisor gave a
+ * virtual CPU's turn to another guest (counted as busy too: it is not this machine's idle).
+ */
+function readMachine(): { busy: number; steal: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!
   const v = line.trim().split(/\s+/).slice(1).map(Number)
   const idle = (v[3] ?? 0) + (v[4] ?? 0)
   const total = v.reduce((a, b) => a + b, 0)
-  return { busy: total - idle, total }
+  return { busy: total - idle, steal: v[7] ?? 0, total }
 }
 
 export interface CpuWindow {
@@ -342,6 +360,11 @@ export interface CpuWindow {
   writes: Record<string, number>
   /** Whole-machine busy share, percent of all cores. */
   machinePct: number
+  /**
+   * Share of all cores' time the hypervisor ran other guests instead (percent): a step
+   * with a few percent of it ran on a slower machine than its neighbours.
+   */
+  stealPct: number
 }
 
 /**
@@ -353,7 +376,7 @@ export class CpuMeter {
   private last = new Map<number, ProcSample>()
   private peak: Record<string, number> = {}
   private t0 = 0
-  private m0 = { busy: 0, total: 0 }
+  private m0 = { busy: 0, steal: 0, total: 0 }
   private timer: NodeJS.Timeout | undefined
 
   constructor(private readonly groups: () => Record<string, number[]>) {}
@@ -409,6 +432,7 @@ export class CpuMeter {
       peakRssKb: { ...this.peak },
       writes,
       machinePct: dt > 0 ? round1(((m1.busy - this.m0.busy) / dt) * 100) : 0,
+      stealPct: dt > 0 ? round1(((m1.steal - this.m0.steal) / dt) * 100) : 0,
     }
   }
 }

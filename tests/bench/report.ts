@@ -69,6 +69,8 @@ export interface Summary {
   search_truncated: boolean
   /** Mean whole-machine CPU busy share during the steps. */
   machine_busy_pct: number
+  /** Mean share of the machine's time the hypervisor gave to other guests during steps. */
+  machine_steal_pct: number
   connections: number
   envelope_bytes: number
   duration_s: number
@@ -155,6 +157,10 @@ export function summarize(r: BenchReport): Summary {
       targets.flatMap((t) => t.steps).reduce((n, st) => n + st.cpu.machinePct, 0) /
         Math.max(1, targets.flatMap((t) => t.steps).length),
     ),
+    machine_steal_pct: round1(
+      targets.flatMap((t) => t.steps).reduce((n, st) => n + (st.cpu.stealPct ?? 0), 0) /
+        Math.max(1, targets.flatMap((t) => t.steps).length),
+    ),
     commit_p50_ms: r.machine.commitMs?.p50 ?? null,
     commit_p99_ms: r.machine.commitMs?.p99 ?? null,
     connections: r.shape.connections,
@@ -174,7 +180,7 @@ export function table(r: BenchReport, s: Summary): string {
   )
   lines.push(
     `load average at start ${r.machine.loadAvgStart.join(' ')}, at end ${r.machine.loadAvg.join(' ')}; ` +
-      `machine busy ${s.machine_busy_pct}% during steps; ${s.noisy_steps} noisy steps ` +
+      `machine busy ${s.machine_busy_pct}% (steal ${s.machine_steal_pct}%) during steps; ${s.noisy_steps} noisy steps ` +
       `(load client behind schedule > lag99 limit)`,
   )
   lines.push(
