@@ -116,6 +116,71 @@ describe('RoomWriter on the test database', () => {
     expect(out.filter((e) => e.roomId === other).map((e) => e.seq)).toEqual([1])
   })
 
+  /** What a commit does to a room's members: a new epoch and its member list, at once. */
+  async function commitMembers(roomId: string, members: Record<string, string[]>) {
+    await t.db.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('rooms')
+        .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
+        .where('id', '=', roomId)
+        .execute()
+      await trx.deleteFrom('room_members').where('room_id', '=', roomId).execute()
+      await trx
+        .insertInto('room_members')
+        .values(
+          Object.entries(members).map(([member, devices]) => ({
+            room_id: roomId,
+            member_id: member,
+            member_kind: 'user',
+            role: 'member',
+            devices: JSON.stringify(devices),
+          })),
+        )
+        .execute()
+    })
+  }
+
+  it('refuses a device a commit removed, though it was a member when the writer last looked', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
+    const paths: string[] = []
+    const w = new RoomWriter(t.db, logger, () => {}, {
+      observer: { batch: () => {}, stored: (path) => paths.push(path) },
+    })
+    // The writer has read the room's members (epoch 0) and appended in one statement.
+    expect(await w.send(msg(room, 'anna', 'a1', 'rm-0001'))).toMatchObject({ ok: true, seq: 1 })
+    expect(paths).toEqual(['fast'])
+    await commitMembers(room, { bert: ['b1'] })
+    // Anna's device is still among the members the writer read, but the room has moved on:
+    // the statement stores nothing for it, and the careful path refuses her.
+    expect(await w.send(msg(room, 'anna', 'a1', 'rm-0002'))).toMatchObject({
+      ok: false,
+      code: 'VS_NOT_MEMBER_DEVICE',
+    })
+    expect(await w.send(msg(room, 'bert', 'b1', 'rm-0003'))).toMatchObject({ ok: true, seq: 2 })
+    expect(await seqs(t.db, room)).toEqual([1, 2])
+    // The second send took the careful path; the third the fast one, on members read afresh.
+    expect(paths).toEqual(['fast', 'fast', 'careful', 'fast'])
+    await w.close()
+  })
+
+  it('takes a device a commit added, and then appends its sends in one statement again', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const paths: string[] = []
+    const w = new RoomWriter(t.db, logger, () => {}, {
+      observer: { batch: () => {}, stored: (path) => paths.push(path) },
+    })
+    expect(await w.send(msg(room, 'anna', 'a1', 'add-0001'))).toMatchObject({ ok: true, seq: 1 })
+    await commitMembers(room, { anna: ['a1', 'a2'], bert: ['b1'] })
+    expect(await w.send(msg(room, 'bert', 'b1', 'add-0002'))).toMatchObject({ ok: true, seq: 2 })
+    expect(await w.send(msg(room, 'anna', 'a2', 'add-0003'))).toMatchObject({ ok: true, seq: 3 })
+    expect(await w.send(msg(room, 'anna', 'a1', 'add-0004'))).toMatchObject({ ok: true, seq: 4 })
+    expect(await seqs(t.db, room)).toEqual([1, 2, 3, 4])
+    // Bert's first send found him unknown (careful path, members read afresh); after that
+    // every send is appended in one statement.
+    expect(paths).toEqual(['fast', 'careful', 'fast', 'fast'])
+    await w.close()
+  })
+
   it("never runs its statement inside another caller's open transaction", async () => {
     const room = await makeRoom(t.db, { anna: ['a1'] })
     let appended: ReturnType<typeof appendMessages> | undefined
@@ -123,7 +188,12 @@ describe('RoomWriter on the test database', () => {
       .transaction()
       .execute(async (trx) => {
         await trx.selectFrom('rooms').select('id').where('id', '=', room).execute()
-        appended = appendMessages(t.db, [msg(room, 'anna', 'a1', 'tx-0001')], new Date())
+        appended = appendMessages(
+          t.db,
+          [msg(room, 'anna', 'a1', 'tx-0001')],
+          new Map([[room, 0]]),
+          new Date(),
+        )
         await new Promise((r) => setTimeout(r, 100))
         throw new Error('roll back')
       })
@@ -384,6 +454,10 @@ describe('the one-statement append racing other transactions (PostgreSQL)', () =
       appendMessages(
         t.db,
         [msg(room, 'anna', 'a1', 'e-0001'), msg(other, 'anna', 'a1', 'e-0002')],
+        new Map([
+          [room, 0],
+          [other, 0],
+        ]),
         new Date(),
       ),
     )

@@ -4,10 +4,18 @@
  *
  * The statement inserts exactly the events the careful path (`insertEvents` under
  * `SELECT … FOR UPDATE`) would insert without question: the room exists, is open and is
- * still at the epoch the membership check read, and the sender device is a member.
- * Everything else (refusals, a commit or close racing the batch) is left out and answered
- * by the careful path afterwards. Sequence numbers stay gap-free: each room's `last_seq`
- * moves by exactly the number of rows inserted for it, in the same statement.
+ * still at the epoch whose members the writer checked the sender device against
+ * (`SenderCache`), and nothing else of the batch for that room is in question. A room's
+ * sends are stored all or none: a room whose epoch moved on, or that was closed, gets
+ * nothing from the statement, and the careful path answers its sends afterwards. Sequence
+ * numbers stay gap-free: each room's `last_seq` moves by exactly the number of rows
+ * inserted for it, in the same statement.
+ *
+ * The members are checked in the process, not in the statement: `room_members` changes
+ * only together with `rooms.epoch` (a commit, in one transaction under the room's lock;
+ * `chain.ts`), so "the device was a member at epoch e" and "the room is still at epoch e",
+ * checked under the lock, together mean "the device is a member now". The join this saves
+ * was a tenth of the statement's cost for PostgreSQL (docs/benchmarks.md, session 10).
  *
  * A retry (an idempotency key stored before) is not looked up: the insert's own check of
  * `room_events_idem_uq` fails the whole statement with a unique violation, nothing is
@@ -17,54 +25,39 @@
  * event of the room for every message (docs/benchmarks.md, session 3).
  */
 import type { Db } from '../db/index.js'
-import { eventKey, type NewEvent, type StoredEvent } from './events.js'
+import { eventKey, memberDevice, memberDevices, type NewEvent, type StoredEvent } from './events.js'
 
 interface Returned {
   room_id: string
-  seq: number
-  sender_id: string
-  sender_device: string
-  idem_key: string
+  /** The room's `last_seq` before the statement: its sends got base + 1, base + 2, … */
+  base: number
 }
-
-/**
- * Device ids the fast path takes (the protocol's `DeviceId`): with no quote or escape in
- * them, a quoted id occurs in the members' JSON device list exactly when it is an element
- * (the statement also leaves any list with an escape in it to the careful path).
- */
-const PLAIN_DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 /**
  * Whether `appendMessages` may take this event (else: the careful path). A send for a desk
  * (`actor`) takes the careful path, which checks the advisor under a lock.
  */
-export const appendable = (e: NewEvent): boolean =>
-  e.kind === 'message' && e.actor === undefined && PLAIN_DEVICE_ID.test(e.senderDevice)
+export const appendable = (e: NewEvent): boolean => e.kind === 'message' && e.actor === undefined
 
 /**
- * The statement, planned once per connection. `lk` locks the batch's rooms in id order
- * before the UPDATE touches them, so two processes' batches over the same rooms queue
- * behind each other instead of deadlocking (a deadlock costs PostgreSQL's `deadlock_timeout`,
- * a second by default, before the victim's batch goes to the careful path).
- * `rooms.epoch = n.epoch` and `closed_at is null` are re-checked on the newest row version
- * when the lock had to wait for a concurrent commit: a room whose membership changed
- * meanwhile gets nothing from it.
+ * The statement, planned once per connection. `$10` is each event's epoch: the one whose
+ * members the writer checked its sender device against. `lk` locks the batch's rooms in id
+ * order before the UPDATE touches them, so two processes' batches over the same rooms queue
+ * behind each other instead of deadlocking (a deadlock costs PostgreSQL's
+ * `deadlock_timeout`, a second by default, before the victim's batch goes to the careful
+ * path). `rooms.epoch = n.epoch` and `closed_at is null` are checked on the newest row
+ * version, after the lock: a room whose membership changed meanwhile gets nothing. The
+ * insert is a CTE that the result does not read; PostgreSQL runs it all the same, and the
+ * result is one row per stored room, not one per message.
  */
 export const APPEND_SQL = `
   with v as (
-    select v.ord, v.room_id, v.sender_id, v.sender_device, v.idem_key,
+    select v.ord, v.room_id, v.sender_id, v.sender_device, v.idem_key, v.epoch,
       substring($6::bytea from v.off + 1 for v.len) as body
-    from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $7::int[], $8::int[])
-      as v(ord, room_id, sender_id, sender_device, idem_key, off, len)
+    from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $7::int[], $8::int[],
+      $10::int[]) as v(ord, room_id, sender_id, sender_device, idem_key, off, len, epoch)
   ),
-  ok as (
-    select v.*, r.epoch
-    from v
-    join rooms r on r.id = v.room_id and r.closed_at is null
-    join room_members m on m.room_id = v.room_id and m.member_id = v.sender_id
-    where strpos(m.devices, '"' || v.sender_device || '"') > 0 and strpos(m.devices, '\\') = 0
-  ),
-  n as (select room_id, min(epoch) as epoch, count(*)::int as n from ok group by room_id),
+  n as (select room_id, min(epoch) as epoch, count(*)::int as n from v group by room_id),
   lk as (
     select id from rooms where id in (select room_id from n) order by id for no key update
   ),
@@ -73,19 +66,26 @@ export const APPEND_SQL = `
     from n join lk on lk.id = n.room_id
     where rooms.id = n.room_id and rooms.epoch = n.epoch and rooms.closed_at is null
     returning rooms.id, rooms.last_seq - n.n as base
+  ),
+  i as (
+    insert into room_events
+      (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
+    select v.room_id, u.base + row_number() over (partition by v.room_id order by v.ord),
+      'message', v.sender_id, v.sender_device, v.idem_key, v.body, $9::timestamptz
+    from v join u on u.id = v.room_id
   )
-  insert into room_events (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
-  select ok.room_id, u.base + row_number() over (partition by ok.room_id order by ok.ord),
-    'message', ok.sender_id, ok.sender_device, ok.idem_key, ok.body, $9::timestamptz
-  from ok join u on u.id = ok.room_id
-  returning room_id, seq, sender_id, sender_device, idem_key`
+  select id as room_id, base from u`
 
 /**
  * The statement's parameters. The bodies travel as one binary parameter with offsets and
  * lengths: a `bytea[]` parameter would go as a text array literal, hex-encoded by the
  * driver and decoded again by the server, at twice the size.
  */
-export function appendParams(events: readonly NewEvent[], now: Date): unknown[] {
+export function appendParams(
+  events: readonly NewEvent[],
+  epochs: ReadonlyMap<string, number>,
+  now: Date,
+): unknown[] {
   const { bytes, offsets, lengths } = packBodies(events.map((e) => e.body))
   return [
     events.map((_, i) => i),
@@ -97,6 +97,7 @@ export function appendParams(events: readonly NewEvent[], now: Date): unknown[] 
     offsets,
     lengths,
     now,
+    events.map((e) => epochs.get(e.roomId)!),
   ]
 }
 
@@ -122,13 +123,16 @@ export function packBodies(bodies: readonly Uint8Array[]): {
 
 /**
  * Appends the messages it can in one statement; returns the stored events by `eventKey`.
- * Events missing from the result were not written and need the careful path. `events`
- * must not hold the same key twice. Throws on a unique violation (a retry in the batch,
- * or stored meanwhile by another process): nothing was written then.
+ * `epochs`: each room's epoch whose members the senders were checked against. Events
+ * missing from the result were not written (their room is closed, gone or at another
+ * epoch now) and need the careful path. `events` must not hold the same key twice. Throws
+ * on a unique violation (a retry in the batch, or stored meanwhile by another process):
+ * nothing was written then.
  */
 export async function appendMessages(
   db: Db,
   events: readonly NewEvent[],
+  epochs: ReadonlyMap<string, number>,
   now: Date,
 ): Promise<Map<string, StoredEvent>> {
   const stored = new Map<string, StoredEvent>()
@@ -136,20 +140,17 @@ export async function appendMessages(
   const rows = await db.prepared<Returned>(
     'vs_append_messages',
     APPEND_SQL,
-    appendParams(events, now),
+    appendParams(events, epochs, now),
   )
-  const byKey = new Map(events.map((e) => [eventKey(e), e]))
-  for (const r of rows) {
-    const key = eventKey({
-      roomId: r.room_id,
-      senderId: r.sender_id,
-      senderDevice: r.sender_device,
-      idem: r.idem_key,
-    })
-    const e = byKey.get(key)!
-    stored.set(key, {
+  // Each stored room's sends got base + 1, base + 2, … in the order they are in `events`.
+  const next = new Map(rows.map((r) => [r.room_id, r.base]))
+  for (const e of events) {
+    const base = next.get(e.roomId)
+    if (base === undefined) continue
+    next.set(e.roomId, base + 1)
+    stored.set(eventKey(e), {
       roomId: e.roomId,
-      seq: r.seq,
+      seq: base + 1,
       kind: 'message',
       senderId: e.senderId,
       senderDevice: e.senderDevice,
@@ -159,4 +160,71 @@ export async function appendMessages(
     })
   }
   return stored
+}
+
+/** Who may send to a room, as of one epoch. */
+interface RoomSenders {
+  epoch: number
+  /** `memberDevice(member, device)` of every member device at that epoch. */
+  devices: Set<string>
+}
+
+/**
+ * The member devices of the rooms the writer appends to, each as of one epoch, so the
+ * append statement need not join `room_members` (see the file's comment for why a stale
+ * entry is safe: the statement stores nothing for a room no longer at the entry's epoch,
+ * and the writer forgets the entry then). Closed and unknown rooms are not kept.
+ */
+export class SenderCache {
+  private rooms = new Map<string, RoomSenders>()
+
+  /** `max`: rooms kept; the least recently loaded go first. */
+  constructor(private readonly max = 10_000) {}
+
+  /** The epoch a send may be appended at, or undefined (careful path). */
+  epochFor(e: NewEvent): number | undefined {
+    const r = this.rooms.get(e.roomId)
+    return r?.devices.has(memberDevice(e.senderId, e.senderDevice)) ? r.epoch : undefined
+  }
+
+  has(roomId: string): boolean {
+    return this.rooms.has(roomId)
+  }
+
+  forget(roomId: string): void {
+    this.rooms.delete(roomId)
+  }
+
+  /**
+   * Reads the rooms not kept yet: epoch and members in one statement, so both are of the
+   * same moment.
+   */
+  async load(db: Db, roomIds: Iterable<string>): Promise<void> {
+    const missing = [...new Set(roomIds)].filter((id) => !this.rooms.has(id))
+    if (missing.length === 0) return
+    const rows = await db.db
+      .selectFrom('rooms')
+      .leftJoin('room_members', 'room_members.room_id', 'rooms.id')
+      .select([
+        'rooms.id as room_id',
+        'rooms.epoch',
+        'room_members.member_id',
+        'room_members.devices',
+      ])
+      .where('rooms.id', 'in', missing)
+      .where('rooms.closed_at', 'is', null)
+      .execute()
+    const epochs = new Map(rows.map((r) => [r.room_id, r.epoch]))
+    const devices = memberDevices(
+      rows.flatMap((r) =>
+        r.member_id === null || r.devices === null
+          ? []
+          : [{ room_id: r.room_id, member_id: r.member_id, devices: r.devices }],
+      ),
+    )
+    for (const [roomId, epoch] of epochs) {
+      if (this.rooms.size >= this.max) this.rooms.delete(this.rooms.keys().next().value!)
+      this.rooms.set(roomId, { epoch, devices: devices.get(roomId) ?? new Set() })
+    }
+  }
 }

@@ -74,13 +74,7 @@ export async function insertEvents(
     .select(['room_id', 'member_id', 'devices'])
     .where('room_id', 'in', roomIds)
     .execute()
-  // room → set of "member\0device" allowed to send in the current epoch.
-  const members = new Map<string, Set<string>>()
-  for (const m of memberRows) {
-    let s = members.get(m.room_id)
-    if (!s) members.set(m.room_id, (s = new Set()))
-    for (const d of JSON.parse(m.devices) as string[]) s.add(`${m.member_id}\u0000${d}`)
-  }
+  const members = memberDevices(memberRows)
   const advising = await advisingActors(trx, events)
   const existing = await trx
     .selectFrom('room_events')
@@ -209,12 +203,29 @@ async function advisingActors(trx: Trx, events: readonly NewEvent[]): Promise<Se
   return new Set(rows.map((r) => `${r.desk_id}\u0000${r.user_id}`))
 }
 
+/** A member's device as `memberDevices` keys it. */
+export const memberDevice = (memberId: string, deviceId: string): string =>
+  `${memberId}\u0000${deviceId}`
+
+/** room → the set of `memberDevice` allowed to send in the room's current epoch. */
+export function memberDevices(
+  rows: Iterable<{ room_id: string; member_id: string; devices: string }>,
+): Map<string, Set<string>> {
+  const members = new Map<string, Set<string>>()
+  for (const m of rows) {
+    let s = members.get(m.room_id)
+    if (!s) members.set(m.room_id, (s = new Set()))
+    for (const d of JSON.parse(m.devices) as string[]) s.add(memberDevice(m.member_id, d))
+  }
+  return members
+}
+
 /** Default authorisation for messages: the sender device must be in the room's current epoch. */
 export function memberDeviceAuthoriser(
   e: NewEvent,
   members: Map<string, Set<string>>,
 ): InsertOutcome | undefined {
-  if (members.get(e.roomId)?.has(`${e.senderId}\u0000${e.senderDevice}`)) return undefined
+  if (members.get(e.roomId)?.has(memberDevice(e.senderId, e.senderDevice))) return undefined
   return {
     ok: false,
     code: 'VS_NOT_MEMBER_DEVICE',

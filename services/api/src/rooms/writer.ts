@@ -23,7 +23,7 @@
  */
 import type { Db } from '../db/index.js'
 import type { Logger } from '../logger.js'
-import { appendable, appendMessages } from './append.js'
+import { appendable, appendMessages, SenderCache } from './append.js'
 import {
   eventKey,
   insertEvents,
@@ -86,6 +86,7 @@ export class RoomWriter {
   private readonly observer: WriterObserver | undefined
   private readonly maxBatch: number
   private readonly overlap: () => boolean
+  private readonly senders = new SenderCache()
   private closed = false
 
   constructor(
@@ -190,8 +191,30 @@ export class RoomWriter {
       try {
         const appendables = unique.filter(appendable)
         const t0 = performance.now()
-        const fast = await appendMessages(this.db, appendables, new Date())
-        if (appendables.length > 0) this.observer?.stored('fast', (performance.now() - t0) / 1000)
+        // Rooms not seen yet (or forgotten): their epoch and members, one read for all.
+        if (appendables.some((e) => !this.senders.has(e.roomId)))
+          await this.senders.load(
+            this.db,
+            appendables.map((e) => e.roomId),
+          )
+        const epochs = new Map<string, number>()
+        const unknown: string[] = []
+        const checked = appendables.filter((e) => {
+          const epoch = this.senders.epochFor(e)
+          if (epoch !== undefined) epochs.set(e.roomId, epoch)
+          else unknown.push(e.roomId)
+          return epoch !== undefined
+        })
+        // Not a member device as far as we know: the careful path decides, and the room is
+        // read afresh for the next batch (the device may have joined since).
+        for (const roomId of unknown) this.senders.forget(roomId)
+        const fast = await appendMessages(this.db, checked, epochs, new Date())
+        // A room the statement left out has moved on (a commit, a close): read it afresh.
+        const storedRooms = new Set<string>()
+        for (const e of fast.values()) storedRooms.add(e.roomId)
+        for (const roomId of epochs.keys())
+          if (!storedRooms.has(roomId)) this.senders.forget(roomId)
+        if (checked.length > 0) this.observer?.stored('fast', (performance.now() - t0) / 1000)
         const outcomes = new Map<string, InsertOutcome>()
         for (const [key, e] of fast) {
           outcomes.set(key, { ok: true, seq: e.seq, duplicate: false, event: e })
