@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Db } from '../src/db/index.js'
 import type { Database } from '../src/db/schema.js'
 import { createLogger } from '../src/logger.js'
-import { appendMessages } from '../src/rooms/append.js'
+import { appendMessages, SenderCache } from '../src/rooms/append.js'
 import type { InsertOutcome, NewEvent, StoredEvent } from '../src/rooms/events.js'
 import { RoomWriter } from '../src/rooms/writer.js'
 import { requirePostgres } from '../../../tests/e2e/helpers/cluster.js'
@@ -179,6 +179,25 @@ describe('RoomWriter on the test database', () => {
     // every send is appended in one statement.
     expect(paths).toEqual(['fast', 'careful', 'fast', 'fast'])
     await w.close()
+  })
+
+  it('keeps closed and missing rooms as "nobody", so sends to them cost no read per batch', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'] })
+    const closed = await makeRoom(t.db, { anna: ['a1'] }, { closed: true })
+    const empty = await makeRoom(t.db, {})
+    const cache = new SenderCache()
+    await cache.load(t.db, [room, closed, empty, 'no-such-room'])
+    const now = performance.now()
+    for (const id of [room, closed, empty, 'no-such-room']) expect(cache.fresh(id, now)).toBe(true)
+    expect(cache.epochFor(msg(room, 'anna', 'a1', 'x'))).toBe(0)
+    expect(cache.epochFor(msg(room, 'anna', 'a2', 'x'))).toBeUndefined()
+    expect(cache.epochFor(msg(closed, 'anna', 'a1', 'x'))).toBeUndefined()
+    expect(cache.epochFor(msg(empty, 'anna', 'a1', 'x'))).toBeUndefined()
+    expect(cache.epochFor(msg('no-such-room', 'anna', 'a1', 'x'))).toBeUndefined()
+    // Read again after the time to live, whatever happened meanwhile.
+    const shortLived = new SenderCache(10, 0)
+    await shortLived.load(t.db, [room])
+    expect(shortLived.fresh(room, performance.now())).toBe(false)
   })
 
   it("never runs its statement inside another caller's open transaction", async () => {

@@ -454,6 +454,7 @@ export class Realtime {
 
   /** Fan out locally and announce to other processes, after the commit. */
   committed(events: StoredEvent[]): void {
+    for (const e of events) if (e.kind === 'commit') this.writer.roomChanged(e.roomId)
     this.hub.publish(events)
     this.notifier.announce(events)
   }

@@ -57,7 +57,10 @@ export const APPEND_SQL = `
     from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $7::int[], $8::int[],
       $10::int[]) as v(ord, room_id, sender_id, sender_device, idem_key, off, len, epoch)
   ),
-  n as (select room_id, min(epoch) as epoch, count(*)::int as n from v group by room_id),
+  n as (
+    select room_id, min(epoch) as epoch, count(*)::int as n from v group by room_id
+    having min(epoch) = max(epoch)
+  ),
   lk as (
     select id from rooms where id in (select room_id from n) order by id for no key update
   ),
@@ -123,7 +126,8 @@ export function packBodies(bodies: readonly Uint8Array[]): {
 
 /**
  * Appends the messages it can in one statement; returns the stored events by `eventKey`.
- * `epochs`: each room's epoch whose members the senders were checked against. Events
+ * It does not authorise: the caller has checked every sender device against the room's
+ * members at `epochs`' epoch (`SenderCache`), and the statement only confirms the epoch. Events
  * missing from the result were not written (their room is closed, gone or at another
  * epoch now) and need the careful path. `events` must not hold the same key twice. Throws
  * on a unique violation (a retry in the batch, or stored meanwhile by another process):
@@ -164,22 +168,35 @@ export async function appendMessages(
 
 /** Who may send to a room, as of one epoch. */
 interface RoomSenders {
-  epoch: number
+  /** undefined: the room was closed or did not exist when read (nobody may append). */
+  epoch: number | undefined
   /** `memberDevice(member, device)` of every member device at that epoch. */
   devices: Set<string>
+  /** performance.now() when read. */
+  at: number
 }
+
+/** How long a room's members are trusted without being read again. */
+const SENDERS_TTL_MS = 60_000
 
 /**
  * The member devices of the rooms the writer appends to, each as of one epoch, so the
  * append statement need not join `room_members` (see the file's comment for why a stale
  * entry is safe: the statement stores nothing for a room no longer at the entry's epoch,
- * and the writer forgets the entry then). Closed and unknown rooms are not kept.
+ * and the writer forgets the entry then). Rooms found closed or missing are kept too, as
+ * "nobody", so sends to them do not cost a read every batch; the writer forgets a room
+ * whenever the careful path stored a send the entry did not allow. Entries are read again
+ * after a minute however they fared, so the fast path never leans on the one invariant
+ * (members change only with the epoch) for longer than that.
  */
 export class SenderCache {
   private rooms = new Map<string, RoomSenders>()
 
-  /** `max`: rooms kept; the least recently loaded go first. */
-  constructor(private readonly max = 10_000) {}
+  /** `max`: rooms kept; the least recently read go first. */
+  constructor(
+    private readonly max = 10_000,
+    private readonly ttlMs = SENDERS_TTL_MS,
+  ) {}
 
   /** The epoch a send may be appended at, or undefined (careful path). */
   epochFor(e: NewEvent): number | undefined {
@@ -187,8 +204,10 @@ export class SenderCache {
     return r?.devices.has(memberDevice(e.senderId, e.senderDevice)) ? r.epoch : undefined
   }
 
-  has(roomId: string): boolean {
-    return this.rooms.has(roomId)
+  /** Whether the room's entry is there and young enough; `now`: performance.now(). */
+  fresh(roomId: string, now: number): boolean {
+    const r = this.rooms.get(roomId)
+    return r !== undefined && now - r.at < this.ttlMs
   }
 
   forget(roomId: string): void {
@@ -196,11 +215,12 @@ export class SenderCache {
   }
 
   /**
-   * Reads the rooms not kept yet: epoch and members in one statement, so both are of the
-   * same moment.
+   * Reads the rooms that are not fresh: epoch and members in one statement, so both are
+   * of the same moment (one snapshot).
    */
   async load(db: Db, roomIds: Iterable<string>): Promise<void> {
-    const missing = [...new Set(roomIds)].filter((id) => !this.rooms.has(id))
+    const at = performance.now()
+    const missing = [...new Set(roomIds)].filter((id) => !this.fresh(id, at))
     if (missing.length === 0) return
     const rows = await db.db
       .selectFrom('rooms')
@@ -208,23 +228,29 @@ export class SenderCache {
       .select([
         'rooms.id as room_id',
         'rooms.epoch',
+        'rooms.closed_at',
         'room_members.member_id',
         'room_members.devices',
       ])
       .where('rooms.id', 'in', missing)
-      .where('rooms.closed_at', 'is', null)
       .execute()
-    const epochs = new Map(rows.map((r) => [r.room_id, r.epoch]))
+    const open = rows.filter((r) => r.closed_at === null)
+    const epochs = new Map(open.map((r) => [r.room_id, r.epoch]))
     const devices = memberDevices(
-      rows.flatMap((r) =>
+      open.flatMap((r) =>
         r.member_id === null || r.devices === null
           ? []
           : [{ room_id: r.room_id, member_id: r.member_id, devices: r.devices }],
       ),
     )
-    for (const [roomId, epoch] of epochs) {
+    for (const roomId of missing) {
+      this.rooms.delete(roomId)
       if (this.rooms.size >= this.max) this.rooms.delete(this.rooms.keys().next().value!)
-      this.rooms.set(roomId, { epoch, devices: devices.get(roomId) ?? new Set() })
+      this.rooms.set(roomId, {
+        epoch: epochs.get(roomId),
+        devices: (epochs.has(roomId) && devices.get(roomId)) || new Set(),
+        at,
+      })
     }
   }
 }

@@ -168,6 +168,8 @@ export class RoomWriter {
       }
     })
     const settled = batch.map(() => false)
+    /** Rooms where a send's device was not among the cached members. */
+    const unknown = new Set<string>()
     const settle = (outcomes: Map<string, InsertOutcome>): void => {
       const committed: StoredEvent[] = []
       batch.forEach((p, i) => {
@@ -191,23 +193,21 @@ export class RoomWriter {
       try {
         const appendables = unique.filter(appendable)
         const t0 = performance.now()
-        // Rooms not seen yet (or forgotten): their epoch and members, one read for all.
-        if (appendables.some((e) => !this.senders.has(e.roomId)))
+        // Rooms not seen yet, forgotten or read too long ago: their epoch and members, one
+        // read for all.
+        if (appendables.some((e) => !this.senders.fresh(e.roomId, t0)))
           await this.senders.load(
             this.db,
             appendables.map((e) => e.roomId),
           )
         const epochs = new Map<string, number>()
-        const unknown: string[] = []
         const checked = appendables.filter((e) => {
           const epoch = this.senders.epochFor(e)
           if (epoch !== undefined) epochs.set(e.roomId, epoch)
-          else unknown.push(e.roomId)
+          // Not a member device as far as the cache knows: the careful path decides.
+          else unknown.add(e.roomId)
           return epoch !== undefined
         })
-        // Not a member device as far as we know: the careful path decides, and the room is
-        // read afresh for the next batch (the device may have joined since).
-        for (const roomId of unknown) this.senders.forget(roomId)
         const fast = await appendMessages(this.db, checked, epochs, new Date())
         // A room the statement left out has moved on (a commit, a close): read it afresh.
         const storedRooms = new Set<string>()
@@ -247,6 +247,12 @@ export class RoomWriter {
         const t0 = performance.now()
         const outcomes = await this.carefully(rest)
         this.observer?.stored('careful', (performance.now() - t0) / 1000)
+        // The careful path stored a send the cache did not allow (the device joined, the
+        // room was made after it was read): read the room afresh for the next batch.
+        rest.forEach((e, i) => {
+          const o = outcomes[i]!
+          if (o.ok && !o.duplicate && unknown.has(e.roomId)) this.senders.forget(e.roomId)
+        })
         settle(new Map(rest.map((e, i) => [eventKey(e), outcomes[i]!])))
       }
     } catch (err) {
@@ -278,6 +284,15 @@ export class RoomWriter {
         this.logger.info({ code, attempt }, 'careful write conflicted; trying again')
       }
     }
+  }
+
+  /**
+   * A commit changed the room's members: read them afresh for its next batch (without
+   * this, that batch's statement would find the epoch moved on and leave the room to the
+   * careful path, which is correct but slower).
+   */
+  roomChanged(roomId: string): void {
+    this.senders.forget(roomId)
   }
 
   /** Waits for queued writes to finish; refuses new ones. */
