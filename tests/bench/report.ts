@@ -87,6 +87,10 @@ const ratio = (a: number | null | undefined, b: number | null | undefined): numb
 
 export function summarize(r: BenchReport): Summary {
   const targets = [r.baseline, r.api, r.durable, r.twoNode].filter((t): t is TargetResult => !!t)
+  const allSteps = targets.flatMap((t) => t.steps)
+  /** A step figure's mean over every step of the run. */
+  const meanOverSteps = (f: (st: MeasuredStep) => number) =>
+    round1(allSteps.reduce((n, st) => n + f(st), 0) / Math.max(1, allSteps.length))
   const half = stepAt(r.api, '50%')
   const p80 = stepAt(r.api, '80%')
   const twoHalf = stepAt(r.twoNode, '50%')
@@ -153,14 +157,8 @@ export function summarize(r: BenchReport): Summary {
     baseline_cpu_pct_at_knee: bk?.cpu.cpuPct.server ?? null,
     noisy_steps: targets.reduce((n, t) => n + t.noisySteps, 0),
     search_truncated: targets.some((t) => t.truncated),
-    machine_busy_pct: round1(
-      targets.flatMap((t) => t.steps).reduce((n, st) => n + st.cpu.machinePct, 0) /
-        Math.max(1, targets.flatMap((t) => t.steps).length),
-    ),
-    machine_steal_pct: round1(
-      targets.flatMap((t) => t.steps).reduce((n, st) => n + (st.cpu.stealPct ?? 0), 0) /
-        Math.max(1, targets.flatMap((t) => t.steps).length),
-    ),
+    machine_busy_pct: meanOverSteps((st) => st.cpu.machinePct),
+    machine_steal_pct: meanOverSteps((st) => st.cpu.stealPct),
     commit_p50_ms: r.machine.commitMs?.p50 ?? null,
     commit_p99_ms: r.machine.commitMs?.p99 ?? null,
     connections: r.shape.connections,

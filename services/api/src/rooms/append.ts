@@ -236,11 +236,10 @@ export class SenderCache {
       .execute()
     const open = rows.filter((r) => r.closed_at === null)
     const epochs = new Map(open.map((r) => [r.room_id, r.epoch]))
+    // Only open rooms' members; a room without members has one row with nulls (left join).
     const devices = memberDevices(
-      open.flatMap((r) =>
-        r.member_id === null || r.devices === null
-          ? []
-          : [{ room_id: r.room_id, member_id: r.member_id, devices: r.devices }],
+      open.flatMap(({ room_id, member_id, devices }) =>
+        member_id === null || devices === null ? [] : [{ room_id, member_id, devices }],
       ),
     )
     for (const roomId of missing) {
@@ -248,7 +247,7 @@ export class SenderCache {
       if (this.rooms.size >= this.max) this.rooms.delete(this.rooms.keys().next().value!)
       this.rooms.set(roomId, {
         epoch: epochs.get(roomId),
-        devices: (epochs.has(roomId) && devices.get(roomId)) || new Set(),
+        devices: devices.get(roomId) ?? new Set(),
         at,
       })
     }

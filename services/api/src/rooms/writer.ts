@@ -192,10 +192,10 @@ export class RoomWriter {
     try {
       try {
         const appendables = unique.filter(appendable)
-        const t0 = performance.now()
         // Rooms not seen yet, forgotten or read too long ago: their epoch and members, one
         // read for all.
-        if (appendables.some((e) => !this.senders.fresh(e.roomId, t0)))
+        const now = performance.now()
+        if (appendables.some((e) => !this.senders.fresh(e.roomId, now)))
           await this.senders.load(
             this.db,
             appendables.map((e) => e.roomId),
@@ -208,6 +208,7 @@ export class RoomWriter {
           else unknown.add(e.roomId)
           return epoch !== undefined
         })
+        const t0 = performance.now()
         const fast = await appendMessages(this.db, checked, epochs, new Date())
         // A room the statement left out has moved on (a commit, a close): read it afresh.
         const storedRooms = new Set<string>()
