@@ -11,6 +11,7 @@ import * as m20261124T160000000Z from './20261124T160000000Z-notices.js'
 import * as m20261124T170000000Z from './20261124T170000000Z-consults.js'
 import * as m20261124T180000000Z from './20261124T180000000Z-retention.js'
 import * as m20261124T190000000Z from './20261124T190000000Z-events-created-index.js'
+import * as m20261208T000000000Z from './20261208T000000000Z-events-room-fk.js'
 
 export const migrations: Record<string, Migration> = {
   '20261124T120000000Z-audit-log': m20261124T120000000Z,
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '20261124T170000000Z-consults': m20261124T170000000Z,
   '20261124T180000000Z-retention': m20261124T180000000Z,
   '20261124T190000000Z-events-created-index': m20261124T190000000Z,
+  '20261208T000000000Z-events-room-fk': m20261208T000000000Z,
 }
 
 export const migrationProvider: MigrationProvider = {

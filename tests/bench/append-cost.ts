@@ -6,7 +6,7 @@
  * fall out of a line fitted through the batch sizes. Also measures the `NOTIFY` the
  * realtime layer sends per turn.
  *
- *   pnpm tsx tests/bench/append-cost.ts [--statements N] [--rooms N] [--batches 1,4,16,64]
+ *   pnpm tsx tests/bench/append-cost.ts [--statements N] [--rooms N] [--batches 1,4,16,64] [--alone]
  *
  * Needs PostgreSQL on this host (reads the backend's /proc entry); DATABASE_URL names the
  * server (default postgres://postgres@127.0.0.1:5432/postgres). The database it creates is
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { migrateToLatestOrThrow } from '../../services/api/src/db/migrate.js'
-import { APPEND_SQL, appendParams } from '../../services/api/src/rooms/append.js'
+import { appendParams, appendSql } from '../../services/api/src/rooms/append.js'
 import type { NewEvent } from '../../services/api/src/rooms/events.js'
 
 const { values: args } = parseArgs({
@@ -26,15 +26,17 @@ const { values: args } = parseArgs({
     statements: { type: 'string', default: '1500' },
     rooms: { type: 'string', default: '100' },
     batches: { type: 'string', default: '1,4,16,64' },
+    alone: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
 if (args.help) {
-  console.log(`Usage: tsx tests/bench/append-cost.ts [--statements N] [--rooms N] [--batches 1,4,16,64]
+  console.log(`Usage: tsx tests/bench/append-cost.ts [--statements N] [--rooms N] [--batches 1,4,16,64] [--alone]
 
 Runs the message append statement with each batch size N times on one connection to a
 fresh database and prints PostgreSQL backend CPU per statement and per row, plus the
-cost of one NOTIFY. DATABASE_URL: the server (default postgres://postgres@127.0.0.1:5432/postgres).`)
+cost of one NOTIFY. --alone: the statement a process writing alone uses (no ordered lock
+pass). DATABASE_URL: the server (default postgres://postgres@127.0.0.1:5432/postgres).`)
   process.exit(0)
 }
 
@@ -102,7 +104,7 @@ try {
         })
         await c.query({
           name: 'append',
-          text: APPEND_SQL,
+          text: appendSql(!args.alone),
           values: appendParams(events, epochs, new Date()),
         })
       }

@@ -255,14 +255,14 @@ describe('RoomWriter on the test database', () => {
   })
 
   it.each([true, false])(
-    "sends the next batch's statement before publishing the last one only with overlap (%s)",
-    async (overlap) => {
+    "sends the next batch's statement before publishing the last one only when alone (%s)",
+    async (alone) => {
       const room = await makeRoom(t.db, { anna: ['a1'] })
       const log: string[] = []
       let second: Promise<InsertOutcome> | undefined
       const prepared = t.db.prepared.bind(t.db)
       const spy: Db['prepared'] = (name, text, values) => {
-        log.push(`statement ${(values[4] as string[]).join(',')}`)
+        log.push(`statement ${(values[3] as string[]).join(',')}`)
         // Queued while the first statement is out: it goes in the next batch.
         second ??= w.send(msg(room, 'anna', 'a1', 'pipe-2'))
         return prepared(name, text, values)
@@ -271,7 +271,7 @@ describe('RoomWriter on the test database', () => {
         Object.assign(Object.create(t.db) as Db, { prepared: spy }),
         logger,
         (events) => log.push(`published ${events.map((e) => e.seq).join(',')}`),
-        { overlap: () => overlap },
+        { alone: () => alone },
       )
       try {
         const first = w.send(msg(room, 'anna', 'a1', 'pipe-1'))
@@ -285,7 +285,7 @@ describe('RoomWriter on the test database', () => {
       // The second statement went out before the first batch was published (and so before
       // its fan-out); batches still publish and acknowledge in order.
       expect(log.slice(0, 3)).toEqual(
-        overlap
+        alone
           ? ['statement pipe-1', 'statement pipe-2', 'published 1']
           : ['statement pipe-1', 'published 1', 'acked 1'],
       )
@@ -295,10 +295,14 @@ describe('RoomWriter on the test database', () => {
     },
   )
 
-  it.each([1, 4])(
-    'keeps every room gap-free under many concurrent senders (%i lanes)',
-    async (lanes) => {
-      const w = new RoomWriter(t.db, logger, () => {}, { lanes })
+  it.each([
+    [1, true],
+    [4, true],
+    [1, false],
+  ])(
+    'keeps every room gap-free under many concurrent senders (%i lanes, alone: %s)',
+    async (lanes, alone) => {
+      const w = new RoomWriter(t.db, logger, () => {}, { lanes, alone: () => alone })
       try {
         await manySenders(w)
       } finally {
@@ -466,30 +470,64 @@ describe('the one-statement append racing other transactions (PostgreSQL)', () =
     return result
   }
 
-  it('leaves out a room whose epoch moved on while it waited (a commit changed the members)', async () => {
-    const room = await makeRoom(t.db, { anna: ['a1'] })
-    const other = await makeRoom(t.db, { anna: ['a1'] })
-    const stored = await whileLocked(room, { epoch: 1 }, () =>
-      appendMessages(
-        t.db,
-        [msg(room, 'anna', 'a1', 'e-0001'), msg(other, 'anna', 'a1', 'e-0002')],
-        new Map([
-          [room, 0],
-          [other, 0],
-        ]),
-        new Date(),
-      ),
+  it.each([true, false])(
+    'leaves out a room whose epoch moved on while it waited (a commit changed the members; rooms locked in order: %s)',
+    async (ordered) => {
+      const room = await makeRoom(t.db, { anna: ['a1'] })
+      const other = await makeRoom(t.db, { anna: ['a1'] })
+      const stored = await whileLocked(room, { epoch: 1 }, () =>
+        appendMessages(
+          t.db,
+          [msg(room, 'anna', 'a1', 'e-0001'), msg(other, 'anna', 'a1', 'e-0002')],
+          new Map([
+            [room, 0],
+            [other, 0],
+          ]),
+          new Date(),
+          ordered,
+        ),
+      )
+      expect([...stored.values()].map((e) => [e.roomId, e.seq])).toEqual([[other, 1]])
+      expect(await seqs(t.db, room)).toEqual([])
+      expect(await head(t.db, room)).toBe(0)
+      // Through the writer, the careful path stores it after the commit.
+      const writer = new RoomWriter(t.db, logger, () => {})
+      const o = await whileLocked(room, { epoch: 2 }, () =>
+        writer.send(msg(room, 'anna', 'a1', 'e-0003')),
+      )
+      expect(o).toMatchObject({ ok: true, seq: 1, duplicate: false })
+      await writer.close()
+    },
+  )
+
+  it('keeps rooms gap-free with two processes writing to the same rooms at once', async () => {
+    // Two writers on their own connections, as two API processes: their statements lock the
+    // rooms in id order, so batches over the same rooms queue instead of deadlocking.
+    const rooms = await Promise.all(range(1, 8).map(() => makeRoom(t.db, { anna: ['a1'] })))
+    let careful = 0
+    const observer = {
+      batch: () => {},
+      stored: (path: string) => void (careful += +(path === 'careful')),
+    }
+    const writers = [0, 1].map(
+      () => new RoomWriter(t.db, logger, () => {}, { alone: () => false, observer }),
     )
-    expect([...stored.values()].map((e) => [e.roomId, e.seq])).toEqual([[other, 1]])
-    expect(await seqs(t.db, room)).toEqual([])
-    expect(await head(t.db, room)).toBe(0)
-    // Through the writer, the careful path stores it after the commit.
-    const writer = new RoomWriter(t.db, logger, () => {})
-    const o = await whileLocked(room, { epoch: 2 }, () =>
-      writer.send(msg(room, 'anna', 'a1', 'e-0003')),
-    )
-    expect(o).toMatchObject({ ok: true, seq: 1, duplicate: false })
-    await writer.close()
+    try {
+      const outcomes = await Promise.all(
+        range(0, 399).map((i) =>
+          writers[i % 2]!.send(msg(rooms[(i * 7) % rooms.length]!, 'anna', 'a1', `p-${i}-x`)),
+        ),
+      )
+      expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true)
+      for (const r of rooms) {
+        expect(await seqs(t.db, r)).toEqual(range(1, 50))
+        expect(await head(t.db, r)).toBe(50)
+      }
+      // No batch went to the careful path (as it would after a deadlock).
+      expect(careful).toBe(0)
+    } finally {
+      await Promise.all(writers.map((w) => w.close()))
+    }
   })
 
   it('refuses a message for a desk whose sender is removed as its advisor while it is written', async () => {

@@ -381,9 +381,10 @@ export class Realtime {
       (events) => this.committed(events),
       {
         onStored: (roomId, seq) => this.stored(roomId, seq),
-        // Alone, the next statement goes out before the last batch is fanned out; with
-        // other processes writing to the same rooms it would only queue on their locks.
-        overlap: () => !this.notifier.hasPeers(),
+        // Alone, the next statement goes out before the last batch is fanned out (with
+        // other processes writing to the same rooms it would only queue on their locks),
+        // and it need not lock its rooms in order.
+        alone: () => !this.notifier.hasPeers(),
         observer: {
           batch: (events, waited) => {
             ctx.metrics.appendBatch.observe(events)

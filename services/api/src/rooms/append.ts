@@ -40,49 +40,49 @@ interface Returned {
 export const appendable = (e: NewEvent): boolean => e.kind === 'message' && e.actor === undefined
 
 /**
- * The statement, planned once per connection. `$10` is each event's epoch: the one whose
- * members the writer checked its sender device against. `lk` locks the batch's rooms in id
- * order before the UPDATE touches them, so two processes' batches over the same rooms queue
- * behind each other instead of deadlocking (a deadlock costs PostgreSQL's
- * `deadlock_timeout`, a second by default, before the victim's batch goes to the careful
- * path). `rooms.epoch = n.epoch` and `closed_at is null` are checked on the newest row
- * version, after the lock: a room whose membership changed meanwhile gets nothing. The
- * insert is a CTE that the result does not read; PostgreSQL runs it all the same, and the
- * result is one row per stored room, not one per message.
+ * The statement, planned once per connection; `ordered` says whether it first locks the
+ * batch's rooms in id order (`lk`). With other processes writing to the same rooms it must:
+ * two processes' batches over the same rooms then queue behind each other instead of
+ * deadlocking (a deadlock costs PostgreSQL's `deadlock_timeout`, a second by default,
+ * before the victim's batch goes to the careful path). Alone, nothing else locks several
+ * rooms at once while a statement is out (one statement per lane, lanes split by room; the
+ * careful path runs after the lane's statement, and commits, notices and retention lock one
+ * room each), so the lock pass is 5-10% of PostgreSQL's time for nothing (docs/benchmarks.md,
+ * session 11).
+ *
+ * The writer counts each room's sends and numbers them within the room (`$8`, from 1), so
+ * the statement neither groups nor sorts: `u` moves each room's `last_seq` on by its count,
+ * where the room is still at the epoch the writer checked its senders against (`$12`) and
+ * open. `rooms.epoch` and `closed_at` are checked on the newest row version, after the
+ * row's lock: a room whose membership changed meanwhile gets nothing. The insert is a CTE
+ * that the result does not read; PostgreSQL runs it all the same, and the result is one row
+ * per stored room.
  */
-export const APPEND_SQL = `
-  with v as (
-    select v.ord, v.room_id, v.sender_id, v.sender_device, v.idem_key, v.epoch,
-      substring($6::bytea from v.off + 1 for v.len) as body
-    from unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $7::int[], $8::int[],
-      $10::int[]) as v(ord, room_id, sender_id, sender_device, idem_key, off, len, epoch)
-  ),
-  n as (
-    select room_id, min(epoch) as epoch, count(*)::int as n from v group by room_id
-    having min(epoch) = max(epoch)
-  ),
-  lk as (
-    select id from rooms where id in (select room_id from n) order by id for no key update
-  ),
+export function appendSql(ordered: boolean): string {
+  return `
+  with ${ordered ? 'lk as (select id from rooms where id = any($10::text[]) order by id for no key update),' : ''}
   u as (
-    update rooms set last_seq = rooms.last_seq + n.n
-    from n join lk on lk.id = n.room_id
-    where rooms.id = n.room_id and rooms.epoch = n.epoch and rooms.closed_at is null
-    returning rooms.id, rooms.last_seq - n.n as base
+    update rooms set last_seq = rooms.last_seq + r.n
+    from unnest($10::text[], $11::int[], $12::int[]) as r(id, n, epoch)${ordered ? ' join lk on lk.id = r.id' : ''}
+    where rooms.id = r.id and rooms.epoch = r.epoch and rooms.closed_at is null
+    returning rooms.id, rooms.last_seq - r.n as base
   ),
   i as (
     insert into room_events
       (room_id, seq, kind, sender_id, sender_device, idem_key, body, created_at)
-    select v.room_id, u.base + row_number() over (partition by v.room_id order by v.ord),
-      'message', v.sender_id, v.sender_device, v.idem_key, v.body, $9::timestamptz
-    from v join u on u.id = v.room_id
+    select v.room_id, u.base + v.k, 'message', v.sender_id, v.sender_device, v.idem_key,
+      substring($5::bytea from v.off + 1 for v.len), $9::timestamptz
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::int[], $7::int[], $8::int[])
+      as v(room_id, sender_id, sender_device, idem_key, off, len, k)
+    join u on u.id = v.room_id
   )
   select id as room_id, base from u`
+}
 
 /**
- * The statement's parameters. The bodies travel as one binary parameter with offsets and
- * lengths: a `bytea[]` parameter would go as a text array literal, hex-encoded by the
- * driver and decoded again by the server, at twice the size.
+ * The statement's parameters: per send its room, sender, device, idempotency key, body
+ * (see `packBodies`) and number within its room (1, 2, … in `events`' order); per room, in
+ * id order, how many sends it has and the epoch the writer checked them at.
  */
 export function appendParams(
   events: readonly NewEvent[],
@@ -90,8 +90,14 @@ export function appendParams(
   now: Date,
 ): unknown[] {
   const { bytes, offsets, lengths } = packBodies(events.map((e) => e.body))
+  const counts = new Map<string, number>()
+  const k = events.map((e) => {
+    const n = (counts.get(e.roomId) ?? 0) + 1
+    counts.set(e.roomId, n)
+    return n
+  })
+  const rooms = [...counts.keys()].sort()
   return [
-    events.map((_, i) => i),
     events.map((e) => e.roomId),
     events.map((e) => e.senderId),
     events.map((e) => e.senderDevice),
@@ -99,14 +105,19 @@ export function appendParams(
     bytes,
     offsets,
     lengths,
+    k,
     now,
-    events.map((e) => epochs.get(e.roomId)!),
+    rooms,
+    rooms.map((id) => counts.get(id)!),
+    rooms.map((id) => epochs.get(id)!),
   ]
 }
 
 /**
  * Bodies as one binary parameter plus each body's offset and length in it, for a
- * statement to cut out again with `substring(bytes from off + 1 for len)`.
+ * statement to cut out again with `substring(bytes from off + 1 for len)`. A `bytea[]`
+ * parameter would go as a text array literal, hex-encoded by the driver and decoded again
+ * by the server, at twice the size.
  */
 export function packBodies(bodies: readonly Uint8Array[]): {
   bytes: Buffer
@@ -124,8 +135,11 @@ export function packBodies(bodies: readonly Uint8Array[]): {
   return { bytes: Buffer.concat(bodies), offsets, lengths }
 }
 
+const ORDERED_SQL = appendSql(true)
+const ALONE_SQL = appendSql(false)
+
 /**
- * Appends the messages it can in one statement; returns the stored events by `eventKey`.
+ * Appends the messages it can in one statement (`ordered`: see `appendSql`); returns the stored events by `eventKey`.
  * It does not authorise: the caller has checked every sender device against the room's
  * members at `epochs`' epoch (`SenderCache`), and the statement only confirms the epoch. Events
  * missing from the result were not written (their room is closed, gone or at another
@@ -138,12 +152,13 @@ export async function appendMessages(
   events: readonly NewEvent[],
   epochs: ReadonlyMap<string, number>,
   now: Date,
+  ordered = true,
 ): Promise<Map<string, StoredEvent>> {
   const stored = new Map<string, StoredEvent>()
   if (events.length === 0) return stored
   const rows = await db.prepared<Returned>(
-    'vs_append_messages',
-    APPEND_SQL,
+    ordered ? 'vs_append_messages' : 'vs_append_messages_alone',
+    ordered ? ORDERED_SQL : ALONE_SQL,
     appendParams(events, epochs, now),
   )
   // Each stored room's sends got base + 1, base + 2, … in the order they are in `events`.

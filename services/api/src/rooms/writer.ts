@@ -12,7 +12,7 @@
  * When a statement stored its whole batch, the lane's next statement is sent before that
  * batch is acknowledged and fanned out, so PostgreSQL commits the next batch while this
  * process delivers the last (docs/benchmarks.md, session 6: the writer's queue wait halved).
- * Only while `overlap()` says so: the app turns it off while other processes write too,
+ * Only while `alone()` says so: the app says no while other processes write too,
  * where a statement sent at once queues on the rooms another process's statement holds,
  * and a two-process run did worse with it.
  *
@@ -76,8 +76,12 @@ export interface WriterOptions {
   maxBatch?: number
   /** Statements in flight at once, each for its own share of the rooms (default 1). */
   lanes?: number
-  /** Whether to send a lane's next statement before publishing the last (default: yes). */
-  overlap?: () => boolean
+  /**
+   * Whether this process is the only one writing (default: yes). Alone, a lane's next
+   * statement goes out before the last batch is published, and the statement does not
+   * lock its rooms in order first (`appendSql`).
+   */
+  alone?: () => boolean
 }
 
 export class RoomWriter {
@@ -85,7 +89,7 @@ export class RoomWriter {
   private readonly onStored: (roomId: string, seq: number) => void
   private readonly observer: WriterObserver | undefined
   private readonly maxBatch: number
-  private readonly overlap: () => boolean
+  private readonly alone: () => boolean
   private readonly senders = new SenderCache()
   private closed = false
 
@@ -98,7 +102,7 @@ export class RoomWriter {
     this.onStored = opts.onStored ?? (() => {})
     this.observer = opts.observer
     this.maxBatch = opts.maxBatch ?? 512
-    this.overlap = opts.overlap ?? (() => true)
+    this.alone = opts.alone ?? (() => true)
     this.lanes = Array.from({ length: opts.lanes ?? 1 }, () => ({
       queue: [],
       scheduled: false,
@@ -145,7 +149,8 @@ export class RoomWriter {
       else if (lane.queue.length > 0) void this.flush(lane)
     }
     try {
-      await this.write(batch, this.overlap() ? () => release(true) : undefined)
+      const alone = this.alone()
+      await this.write(batch, alone, alone ? () => release(true) : undefined)
     } finally {
       release(false)
     }
@@ -156,7 +161,11 @@ export class RoomWriter {
    * acknowledged and published before the careful path runs, so a failure there can only
    * refuse the sends that are not stored.
    */
-  private async write(batch: Pending[], overlapNext?: () => void): Promise<void> {
+  private async write(
+    batch: Pending[],
+    alone: boolean,
+    overlapNext?: () => void,
+  ): Promise<void> {
     // The same send twice in one batch (a quick retry): the second gets the first's outcome.
     const first = new Map<string, number>()
     const unique: NewEvent[] = []
@@ -209,7 +218,7 @@ export class RoomWriter {
           return epoch !== undefined
         })
         const t0 = performance.now()
-        const fast = await appendMessages(this.db, checked, epochs, new Date())
+        const fast = await appendMessages(this.db, checked, epochs, new Date(), !alone)
         // A room the statement left out has moved on (a commit, a close): read it afresh.
         const storedRooms = new Set<string>()
         for (const e of fast.values()) storedRooms.add(e.roomId)
