@@ -36,6 +36,11 @@ export class Metrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     registers: [this.registry],
   })
+  readonly senderReads = new Counter({
+    name: 'vs_room_sender_reads_total',
+    help: "Rooms whose members the message writer read from the database (its sender cache had none fresh: a room's first send, after a commit, or once a minute)",
+    registers: [this.registry],
+  })
   readonly sendWait = new Histogram({
     name: 'vs_room_send_wait_seconds',
     help: 'Time a send waits in the writer before its batch is written',

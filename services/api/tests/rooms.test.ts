@@ -67,6 +67,15 @@ describe('case rooms', () => {
       'Dank je',
     ])
     expect(RoomsClient.label(bs.timeline)).toBe('Gezin Zonnebloem')
+    // The writer reports its work: sends appended in one statement, and the room's members
+    // read into its sender cache (once for the three sends, or a few times at most).
+    const metrics = await (await fetch(`${t.url}/metrics`)).text()
+    expect(
+      Number(/^vs_room_append_seconds_count\{path="fast"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(1)
+    const reads = Number(/^vs_room_sender_reads_total (\d+)$/m.exec(metrics)?.[1])
+    expect(reads).toBeGreaterThanOrEqual(1)
+    expect(reads).toBeLessThan(3)
     // Carla was offline the whole time: she gets all of it, once, in order.
     const c = client(carla)
     const cs = await c.open(roomId)

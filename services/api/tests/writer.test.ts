@@ -144,11 +144,15 @@ describe('RoomWriter on the test database', () => {
     const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
     const paths: string[] = []
     const w = new RoomWriter(t.db, logger, () => {}, {
-      observer: { batch: () => {}, stored: (path) => paths.push(path) },
+      observer: {
+        batch: () => {},
+        stored: (path) => paths.push(path),
+        sendersRead: (rooms) => paths.push(`read ${rooms}`),
+      },
     })
     // The writer has read the room's members (epoch 0) and appended in one statement.
     expect(await w.send(msg(room, 'anna', 'a1', 'rm-0001'))).toMatchObject({ ok: true, seq: 1 })
-    expect(paths).toEqual(['fast'])
+    expect(paths).toEqual(['read 1', 'fast'])
     await commitMembers(room, { bert: ['b1'] })
     // Anna's device is still among the members the writer read, but the room has moved on:
     // the statement stores nothing for it, and the careful path refuses her.
@@ -159,7 +163,7 @@ describe('RoomWriter on the test database', () => {
     expect(await w.send(msg(room, 'bert', 'b1', 'rm-0003'))).toMatchObject({ ok: true, seq: 2 })
     expect(await seqs(t.db, room)).toEqual([1, 2])
     // The second send took the careful path; the third the fast one, on members read afresh.
-    expect(paths).toEqual(['fast', 'fast', 'careful', 'fast'])
+    expect(paths).toEqual(['read 1', 'fast', 'fast', 'careful', 'read 1', 'fast'])
     await w.close()
   })
 
@@ -167,7 +171,11 @@ describe('RoomWriter on the test database', () => {
     const room = await makeRoom(t.db, { anna: ['a1'] })
     const paths: string[] = []
     const w = new RoomWriter(t.db, logger, () => {}, {
-      observer: { batch: () => {}, stored: (path) => paths.push(path) },
+      observer: {
+        batch: () => {},
+        stored: (path) => paths.push(path),
+        sendersRead: (rooms) => paths.push(`read ${rooms}`),
+      },
     })
     expect(await w.send(msg(room, 'anna', 'a1', 'add-0001'))).toMatchObject({ ok: true, seq: 1 })
     await commitMembers(room, { anna: ['a1', 'a2'], bert: ['b1'] })
@@ -176,8 +184,8 @@ describe('RoomWriter on the test database', () => {
     expect(await w.send(msg(room, 'anna', 'a1', 'add-0004'))).toMatchObject({ ok: true, seq: 4 })
     expect(await seqs(t.db, room)).toEqual([1, 2, 3, 4])
     // Bert's first send found him unknown (careful path, members read afresh); after that
-    // every send is appended in one statement.
-    expect(paths).toEqual(['fast', 'careful', 'fast', 'fast'])
+    // every send is appended in one statement, on the members read once more.
+    expect(paths).toEqual(['read 1', 'fast', 'careful', 'read 1', 'fast', 'fast'])
     await w.close()
   })
 
@@ -186,7 +194,8 @@ describe('RoomWriter on the test database', () => {
     const closed = await makeRoom(t.db, { anna: ['a1'] }, { closed: true })
     const empty = await makeRoom(t.db, {})
     const cache = new SenderCache()
-    await cache.load(t.db, [room, closed, empty, 'no-such-room'])
+    expect(await cache.load(t.db, [room, closed, empty, 'no-such-room'])).toBe(4)
+    expect(await cache.load(t.db, [room, closed, empty, 'no-such-room'])).toBe(0)
     const now = performance.now()
     for (const id of [room, closed, empty, 'no-such-room']) expect(cache.fresh(id, now)).toBe(true)
     expect(cache.epochFor(msg(room, 'anna', 'a1', 'x'))).toBe(0)
@@ -199,6 +208,27 @@ describe('RoomWriter on the test database', () => {
     await shortLived.load(t.db, [room])
     expect(shortLived.fresh(room, performance.now())).toBe(false)
   })
+
+  it.each([true, false])(
+    'stores nothing for a missing or closed room, even asked directly (rooms locked in order: %s)',
+    async (ordered) => {
+      // No foreign key backs this up since session 11: the room's own row is the check.
+      const closed = await makeRoom(t.db, { anna: ['a1'] }, { closed: true })
+      const stored = await appendMessages(
+        t.db,
+        [msg('no-such-room', 'anna', 'a1', `nr-${ordered}`), msg(closed, 'anna', 'a1', 'nr-2')],
+        new Map([
+          ['no-such-room', 0],
+          [closed, 0],
+        ]),
+        new Date(),
+        ordered,
+      )
+      expect(stored.size).toBe(0)
+      expect(await seqs(t.db, 'no-such-room')).toEqual([])
+      expect(await seqs(t.db, closed)).toEqual([])
+    },
+  )
 
   it("never runs its statement inside another caller's open transaction", async () => {
     const room = await makeRoom(t.db, { anna: ['a1'] })

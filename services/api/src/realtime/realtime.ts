@@ -391,6 +391,7 @@ export class Realtime {
             for (const w of waited) ctx.metrics.sendWait.observe(w)
           },
           stored: (path, seconds) => ctx.metrics.appendSeconds.observe({ path }, seconds),
+          sendersRead: (rooms) => ctx.metrics.senderReads.inc(rooms),
         },
       },
     )

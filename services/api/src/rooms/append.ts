@@ -231,12 +231,12 @@ export class SenderCache {
 
   /**
    * Reads the rooms that are not fresh: epoch and members in one statement, so both are
-   * of the same moment (one snapshot).
+   * of the same moment (one snapshot). Returns how many rooms it read.
    */
-  async load(db: Db, roomIds: Iterable<string>): Promise<void> {
+  async load(db: Db, roomIds: Iterable<string>): Promise<number> {
     const at = performance.now()
     const missing = [...new Set(roomIds)].filter((id) => !this.fresh(id, at))
-    if (missing.length === 0) return
+    if (missing.length === 0) return 0
     const rows = await db.db
       .selectFrom('rooms')
       .leftJoin('room_members', 'room_members.room_id', 'rooms.id')
@@ -266,5 +266,6 @@ export class SenderCache {
         at,
       })
     }
+    return missing.length
   }
 }

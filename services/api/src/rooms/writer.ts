@@ -63,6 +63,8 @@ export interface WriterObserver {
   batch(events: number, waitedS: readonly number[]): void
   /** A statement (fast) or transaction (careful) finished, in seconds. */
   stored(path: 'fast' | 'careful', seconds: number): void
+  /** The members of this many rooms were read for the sender cache (it had none fresh). */
+  sendersRead?(rooms: number): void
 }
 
 /** Errors after which the fast statement has written nothing and the careful path decides. */
@@ -161,11 +163,7 @@ export class RoomWriter {
    * acknowledged and published before the careful path runs, so a failure there can only
    * refuse the sends that are not stored.
    */
-  private async write(
-    batch: Pending[],
-    alone: boolean,
-    overlapNext?: () => void,
-  ): Promise<void> {
+  private async write(batch: Pending[], alone: boolean, overlapNext?: () => void): Promise<void> {
     // The same send twice in one batch (a quick retry): the second gets the first's outcome.
     const first = new Map<string, number>()
     const unique: NewEvent[] = []
@@ -204,11 +202,13 @@ export class RoomWriter {
         // Rooms not seen yet, forgotten or read too long ago: their epoch and members, one
         // read for all.
         const now = performance.now()
-        if (appendables.some((e) => !this.senders.fresh(e.roomId, now)))
-          await this.senders.load(
+        if (appendables.some((e) => !this.senders.fresh(e.roomId, now))) {
+          const read = await this.senders.load(
             this.db,
             appendables.map((e) => e.roomId),
           )
+          this.observer?.sendersRead?.(read)
+        }
         const epochs = new Map<string, number>()
         const checked = appendables.filter((e) => {
           const epoch = this.senders.epochFor(e)
