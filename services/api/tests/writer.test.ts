@@ -39,6 +39,17 @@ async function seqs(db: Db, roomId: string): Promise<number[]> {
   return rows.map((r) => r.seq)
 }
 
+/** The room's events as `seq: idempotency key`, in order: which send sits at which number. */
+async function keys(db: Db, roomId: string): Promise<string[]> {
+  const rows = await db.db
+    .selectFrom('room_events')
+    .select(['seq', 'idem_key'])
+    .where('room_id', '=', roomId)
+    .orderBy('seq')
+    .execute()
+  return rows.map((r) => `${r.seq}: ${r.idem_key}`)
+}
+
 async function head(db: Db, roomId: string): Promise<number> {
   const r = await db.db
     .selectFrom('rooms')
@@ -106,13 +117,24 @@ describe('RoomWriter on the test database', () => {
     expect(o[8]).toMatchObject({ ok: true, seq: 1, duplicate: false })
     expect(o[9]).toMatchObject({ ok: true, seq: 4, duplicate: false })
 
-    expect(await seqs(t.db, room)).toEqual([1, 2, 3, 4])
+    // Each send is stored at the number it was acknowledged with, in the order sent.
+    expect(await keys(t.db, room)).toEqual([
+      '1: earlier-0001',
+      '2: m-0001',
+      '3: m-0002',
+      '4: m-0008',
+    ])
     expect(await head(t.db, room)).toBe(4)
-    expect(await seqs(t.db, other)).toEqual([1])
+    expect(await keys(t.db, other)).toEqual(['1: m-0007'])
     expect(await seqs(t.db, closed)).toEqual([])
-    // Published once each, ascending within each room.
+    // Published once each, ascending within each room, each with its own body.
     const out = published.flat()
-    expect(out.filter((e) => e.roomId === room).map((e) => e.seq)).toEqual([2, 3, 4])
+    const text = (e: StoredEvent) => new TextDecoder().decode(e.body)
+    expect(out.filter((e) => e.roomId === room).map((e) => `${e.seq}: ${text(e)}`)).toEqual([
+      '2: ciphertext m-0001',
+      '3: ciphertext m-0002',
+      '4: ciphertext m-0008',
+    ])
     expect(out.filter((e) => e.roomId === other).map((e) => e.seq)).toEqual([1])
   })
 
@@ -357,6 +379,14 @@ describe('RoomWriter on the test database', () => {
       expect(await seqs(t.db, r)).toEqual(range(1, 50))
       expect(await head(t.db, r)).toBe(50)
     }
+    // Each send sits at the number it was acknowledged with.
+    const at = new Map<string, string>()
+    for (const r of rooms) for (const k of await keys(t.db, r)) at.set(`${r} ${k}`, k)
+    outcomes.forEach((o, i) => {
+      const r = rooms[(i + 1) % rooms.length]!
+      const seq = (o as { seq: number }).seq
+      expect(at.get(`${r} ${seq}: c-${i + 1}-x`)).toBe(`${seq}: c-${i + 1}-x`)
+    })
     // Retrying all of them stores nothing and answers with the same numbers.
     const again = await Promise.all(
       range(1, 600).map((i) =>
@@ -531,8 +561,10 @@ describe('the one-statement append racing other transactions (PostgreSQL)', () =
   )
 
   it('keeps rooms gap-free with two processes writing to the same rooms at once', async () => {
-    // Two writers on their own connections, as two API processes: their statements lock the
-    // rooms in id order, so batches over the same rooms queue instead of deadlocking.
+    // Two writers on their own connections, as two API processes, with the statement that
+    // locks the rooms in order first. This shows that statement numbers correctly under
+    // contention; it cannot show the order itself (without the lock pass the update happens
+    // to lock the rooms in the same order, the order the writer sorts them in).
     const rooms = await Promise.all(range(1, 8).map(() => makeRoom(t.db, { anna: ['a1'] })))
     let careful = 0
     const observer = {

@@ -48,7 +48,10 @@ export const appendable = (e: NewEvent): boolean => e.kind === 'message' && e.ac
  * rooms at once while a statement is out (one statement per lane, lanes split by room; the
  * careful path runs after the lane's statement, and commits, notices and retention lock one
  * room each), so the lock pass is 5-10% of PostgreSQL's time for nothing (docs/benchmarks.md,
- * session 11).
+ * session 11). "Alone" is what the process has heard: no other process on the notification
+ * channel for three heartbeats. Just after start, or while its LISTEN connection is down,
+ * it can be wrong; then a deadlock is possible, which costs the second and the careful
+ * path, never a wrong write.
  *
  * The writer counts each room's sends and numbers them within the room (`$8`, from 1), so
  * the statement neither groups nor sorts: `u` moves each room's `last_seq` on by its count,
@@ -81,8 +84,9 @@ export function appendSql(ordered: boolean): string {
 
 /**
  * The statement's parameters: per send its room, sender, device, idempotency key, body
- * (see `packBodies`) and number within its room (1, 2, … in `events`' order); per room, in
- * id order, how many sends it has and the epoch the writer checked them at.
+ * (see `packBodies`) and number within its room (1, 2, … in `events`' order); per room
+ * (sorted in JavaScript's order, which the statement does not rely on: `lk` sorts in SQL),
+ * how many sends it has and the epoch the writer checked them at.
  */
 export function appendParams(
   events: readonly NewEvent[],
