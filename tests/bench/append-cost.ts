@@ -84,6 +84,7 @@ try {
     if (process.env.PLAN_MODE) await c.query(`set plan_cache_mode = ${process.env.PLAN_MODE}`)
     const pid = (await c.query<{ p: number }>('select pg_backend_pid() as p')).rows[0]!.p
     const body = randomBytes(614)
+    const text = appendSql(!args.alone)
     // Every room is at epoch 0 here, as the writer's member check would have found it.
     const epochs = new Map(rooms.map((id) => [id, 0]))
     let n = 0
@@ -104,7 +105,7 @@ try {
         })
         await c.query({
           name: 'append',
-          text: appendSql(!args.alone),
+          text,
           values: appendParams(events, epochs, new Date()),
         })
       }

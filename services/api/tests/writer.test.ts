@@ -162,8 +162,8 @@ describe('RoomWriter on the test database', () => {
     })
   }
 
-  it('refuses a device a commit removed, though it was a member when the writer last looked', async () => {
-    const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
+  /** A writer that logs which path each batch took and how many rooms' members it read. */
+  function tracedWriter(): { w: RoomWriter; paths: string[] } {
     const paths: string[] = []
     const w = new RoomWriter(t.db, logger, () => {}, {
       observer: {
@@ -172,6 +172,12 @@ describe('RoomWriter on the test database', () => {
         sendersRead: (rooms) => paths.push(`read ${rooms}`),
       },
     })
+    return { w, paths }
+  }
+
+  it('refuses a device a commit removed, though it was a member when the writer last looked', async () => {
+    const room = await makeRoom(t.db, { anna: ['a1'], bert: ['b1'] })
+    const { w, paths } = tracedWriter()
     // The writer has read the room's members (epoch 0) and appended in one statement.
     expect(await w.send(msg(room, 'anna', 'a1', 'rm-0001'))).toMatchObject({ ok: true, seq: 1 })
     expect(paths).toEqual(['read 1', 'fast'])
@@ -191,14 +197,7 @@ describe('RoomWriter on the test database', () => {
 
   it('takes a device a commit added, and then appends its sends in one statement again', async () => {
     const room = await makeRoom(t.db, { anna: ['a1'] })
-    const paths: string[] = []
-    const w = new RoomWriter(t.db, logger, () => {}, {
-      observer: {
-        batch: () => {},
-        stored: (path) => paths.push(path),
-        sendersRead: (rooms) => paths.push(`read ${rooms}`),
-      },
-    })
+    const { w, paths } = tracedWriter()
     expect(await w.send(msg(room, 'anna', 'a1', 'add-0001'))).toMatchObject({ ok: true, seq: 1 })
     await commitMembers(room, { anna: ['a1', 'a2'], bert: ['b1'] })
     expect(await w.send(msg(room, 'bert', 'b1', 'add-0002'))).toMatchObject({ ok: true, seq: 2 })

@@ -143,8 +143,8 @@ const ORDERED_SQL = appendSql(true)
 const ALONE_SQL = appendSql(false)
 
 /**
- * Appends the messages it can in one statement (`ordered`: see `appendSql`); returns the stored events by `eventKey`.
- * It does not authorise: the caller has checked every sender device against the room's
+ * Appends the messages it can in one statement (`ordered`: see `appendSql`); returns the
+ * stored events by `eventKey`. It does not authorise: the caller has checked every sender device against the room's
  * members at `epochs`' epoch (`SenderCache`), and the statement only confirms the epoch. Events
  * missing from the result were not written (their room is closed, gone or at another
  * epoch now) and need the careful path. `events` must not hold the same key twice. Throws

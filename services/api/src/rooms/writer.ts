@@ -3,9 +3,9 @@
  * everything queued on the lane meanwhile goes into the next one: under load the batches
  * grow by themselves, and PostgreSQL's cost per statement (about 180–200 µs of its CPU,
  * against 16–22 µs per row; `tests/bench/append-cost.ts`) is shared by more messages,
- * while a quiet lane writes a lone send at once. The default is one lane: four lanes made four times as
- * many statements of a quarter the size for the same traffic, and cost PostgreSQL more CPU
- * and the senders more latency (docs/benchmarks.md, session 3). With several lanes, sends
+ * while a quiet lane writes a lone send at once. The default is one lane: four lanes made
+ * four times as many statements of a quarter the size for the same traffic, and cost
+ * PostgreSQL more CPU and the senders more latency (docs/benchmarks.md, session 3). With several lanes, sends
  * are split by room, so two batches in flight on one process never touch the same room row
  * (other processes' batches may; a deadlock sends the victim's batch to the careful path).
  *
